@@ -1,0 +1,34 @@
+/* The `lamfleet` operator command: sub-commands and what they share. */
+#ifndef LF_CLI_H
+#define LF_CLI_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "follow.h"
+#include "util.h"
+
+/* Exit statuses scripts can rely on. */
+enum {
+  LF_EXIT_OK = 0,
+  LF_EXIT_GOAL_FAILED = 1, /* the goal ended failed or exhausted */
+  LF_EXIT_USAGE = 2,
+  LF_EXIT_ERROR = 3, /* could not reach Kafka/Redis, timed out, ... */
+};
+
+int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv);
+int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv);
+int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv);
+
+/* Produces one Goal and waits for its acknowledgement. */
+lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
+                        const char *text, const char *tenant,
+                        unsigned max_steps, char goal_id[LF_UUID_LEN + 1],
+                        char *errstr, size_t errstr_size);
+
+/* Prints goal_id's records as they arrive until its result. Returns the
+ * result's status (LF_RESULT_*), or 0 on timeout. */
+int lf_goal_follow(lf_follow_t *f, const char *goal_id, int timeout_ms,
+                   FILE *out, int *saw_obs_status);
+
+#endif

@@ -1,0 +1,129 @@
+/* lamfleet goal submit TEXT [--tenant T] [--max-steps N] [--wait] */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kafka.h"
+#include "log.h"
+
+lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
+                        const char *text, const char *tenant,
+                        unsigned max_steps, char goal_id[LF_UUID_LEN + 1],
+                        char *errstr, size_t errstr_size) {
+  char topic[256];
+  lf_goal_t g = LF_GOAL_INIT;
+  lf_uuid(goal_id);
+  g.goal_id = goal_id;
+  g.tenant = (char *)tenant;
+  g.text = (char *)text;
+  g.max_steps = max_steps;
+  g.created_at_ms = lf_now_ms();
+  lf_err_t err = lf_kafka_produce(
+      producer, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
+      goal_id, &g.base, NULL, 0, NULL, errstr, errstr_size);
+  if (err)
+    return err;
+  if (rd_kafka_flush(producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    snprintf(errstr, errstr_size, "goal not acknowledged by %s within 10 s",
+             lf_conf_get(conf, "kafka.bootstrap.servers"));
+    return LF_ERR_TIMEOUT;
+  }
+  return LF_OK;
+}
+
+int lf_goal_follow(lf_follow_t *f, const char *goal_id, int timeout_ms,
+                   FILE *out, int *saw_obs_status) {
+  int64_t deadline = lf_monotonic_ms() + timeout_ms, t0 = 0;
+  while (lf_monotonic_ms() < deadline) {
+    lf_event_t ev;
+    if (!lf_follow_next(f, 100, &ev))
+      continue;
+    if (strcmp(ev.goal_id, goal_id)) {
+      lf_event_clear(&ev);
+      continue;
+    }
+    if (!t0)
+      t0 = ev.ts_ms;
+    if (out)
+      lf_event_print(out, &ev, t0);
+    if (ev.topic == LF_TOPIC_OBSERVATIONS && saw_obs_status)
+      saw_obs_status[((lf_observation_t *)ev.pb)->status & 7] = 1;
+    int status = ev.topic == LF_TOPIC_RESULTS
+                     ? (int)((lf_result_t *)ev.pb)->status
+                     : 0;
+    lf_event_clear(&ev);
+    if (status)
+      return status;
+  }
+  return 0;
+}
+
+static void goal_usage(FILE *out) {
+  fputs("Usage: lamfleet [-b BROKERS] goal submit TEXT [--tenant T] "
+        "[--max-steps N] [--wait] [--timeout SECONDS]\n",
+        out);
+}
+
+int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
+  const char *text = NULL, *tenant = "default";
+  long max_steps = 0, timeout_s = 60;
+  int wait = 0;
+  if (argc < 2 || strcmp(argv[1], "submit")) {
+    goal_usage(stderr);
+    return LF_EXIT_USAGE;
+  }
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--wait"))
+      wait = 1;
+    else if (!strcmp(a, "--tenant") && i + 1 < argc)
+      tenant = argv[++i];
+    else if (!strcmp(a, "--max-steps") && i + 1 < argc)
+      max_steps = strtol(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--timeout") && i + 1 < argc)
+      timeout_s = strtol(argv[++i], NULL, 10);
+    else if (a[0] != '-' && !text)
+      text = a;
+    else {
+      fprintf(stderr, "lamfleet goal submit: unexpected \"%s\"\n", a);
+      goal_usage(stderr);
+      return LF_EXIT_USAGE;
+    }
+  }
+  if (!text || !*text || max_steps < 0 || timeout_s <= 0) {
+    fprintf(stderr, "lamfleet goal submit: %s\n",
+            !text || !*text ? "the goal's TEXT is missing"
+                            : "--max-steps and --timeout must be positive");
+    goal_usage(stderr);
+    return LF_EXIT_USAGE;
+  }
+  char errstr[512], goal_id[LF_UUID_LEN + 1];
+  int rc = LF_EXIT_ERROR;
+  lf_follow_t *f = NULL;
+  rd_kafka_t *p = lf_kafka_producer_new(conf, "lamfleet-cli", NULL, errstr,
+                                        sizeof(errstr));
+  /* Follow before producing, so no record of the goal can be missed. */
+  if (!p || (wait && !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr)))) ||
+      lf_goal_submit(p, conf, text, tenant, (unsigned)max_steps, goal_id,
+                     errstr, sizeof(errstr))) {
+    fprintf(stderr, "lamfleet goal submit: %s\n", errstr);
+    goto done;
+  }
+  printf("%s\n", goal_id);
+  fflush(stdout);
+  rc = LF_EXIT_OK;
+  if (wait) {
+    int status = lf_goal_follow(f, goal_id, (int)timeout_s * 1000, stdout, NULL);
+    if (!status)
+      fprintf(stderr, "lamfleet goal submit: no result within %ld s\n",
+              timeout_s);
+    rc = status == LF_RESULT_COMPLETED ? LF_EXIT_OK
+         : status                      ? LF_EXIT_GOAL_FAILED
+                                       : LF_EXIT_ERROR;
+  }
+done:
+  lf_follow_destroy(f);
+  if (p)
+    rd_kafka_destroy(p);
+  return rc;
+}

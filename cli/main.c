@@ -1,0 +1,78 @@
+/* lamfleet: the operator command. */
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+static void usage(FILE *out) {
+  fputs("Usage: lamfleet [-b BROKERS] [-c FILE] [-X key=value]... COMMAND\n"
+        "Commands:\n"
+        "  dev                      run the embedded stack (mock Kafka, a\n"
+        "                           redis-server, one worker of each kind)\n"
+        "  demo                     run the sample goals on the embedded "
+        "stack\n"
+        "  goal submit TEXT [--tenant T] [--max-steps N] [--wait]\n"
+        "                           produce a goal; --wait follows it to "
+        "its result\n"
+        "  config list|markdown     the configuration properties\n"
+        "Options:\n"
+        "  -b BROKERS               Kafka bootstrap servers\n"
+        "  -c FILE                  configuration file (key=value lines)\n"
+        "  -X key=value             set a property; -X list shows them all\n"
+        "Environment: LAMFLEET_<KEY>, e.g. LAMFLEET_REDIS_URL.\n"
+        "Exit status: 0 success, 1 a goal failed, 2 usage, 3 other errors.\n",
+        out);
+}
+
+static int cmd_config(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "list")) {
+    lf_conf_print_list(stdout);
+    return LF_EXIT_OK;
+  }
+  if (argc == 2 && !strcmp(argv[1], "markdown")) {
+    lf_conf_print_markdown(stdout);
+    return LF_EXIT_OK;
+  }
+  fputs("Usage: lamfleet config list|markdown\n", stderr);
+  return LF_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  char errstr[1024];
+  int rc = LF_EXIT_USAGE;
+  lf_conf_t *conf = lf_conf_new();
+  if (!conf) {
+    fputs("lamfleet: out of memory\n", stderr);
+    return LF_EXIT_ERROR;
+  }
+  lf_err_t err = lf_conf_parse_args(conf, &argc, argv, errstr, sizeof(errstr));
+  if (err == LF_ERR_DONE) {
+    rc = LF_EXIT_OK;
+    goto done;
+  }
+  if (err) {
+    fprintf(stderr, "lamfleet: %s\n", errstr);
+    goto done;
+  }
+  lf_log_configure(conf);
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "dev"))
+    rc = lf_cmd_dev(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "demo"))
+    rc = lf_cmd_demo(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "goal"))
+    rc = lf_cmd_goal(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "config"))
+    rc = cmd_config(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    rc = LF_EXIT_OK;
+  } else {
+    if (*cmd)
+      fprintf(stderr, "lamfleet: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+  }
+done:
+  lf_conf_destroy(conf);
+  return rc;
+}

@@ -1,0 +1,133 @@
+#include "stack.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "guard.h"
+#include "log.h"
+#include "planner.h"
+#include "redis_server.h"
+
+typedef struct runner {
+  lf_worker_t *w;
+  pthread_t thread;
+  int started;
+} runner_t;
+
+struct lf_stack {
+  lf_conf_t *conf;
+  lf_mock_t *mock;
+  lf_redis_server_t *redis;
+  runner_t runners[LF_KIND__CNT];
+};
+
+const lf_handler_t *lf_stack_handler(lf_kind_t kind) {
+  static const lf_handler_t *const handlers[LF_KIND__CNT] = {
+      &lf_planner_handler, &lf_guard_handler, &lf_executor_handler};
+  return handlers[kind];
+}
+
+static void *run_worker(void *arg) {
+  runner_t *r = arg;
+  char errstr[512];
+  if (lf_worker_run(r->w, errstr, sizeof(errstr)))
+    lf_error(lf_worker_id(r->w), "%s", errstr);
+  return NULL;
+}
+
+lf_err_t lf_stack_start_worker(lf_stack_t *s, lf_kind_t kind, char *errstr,
+                               size_t errstr_size) {
+  runner_t *r = &s->runners[kind];
+  if (r->started)
+    return LF_OK;
+  if (!(r->w = lf_worker_new(s->conf, lf_stack_handler(kind), errstr,
+                             errstr_size)))
+    return LF_ERR_INVALID;
+  if (pthread_create(&r->thread, NULL, run_worker, r)) {
+    snprintf(errstr, errstr_size, "cannot start a thread");
+    lf_worker_destroy(r->w);
+    r->w = NULL;
+    return LF_ERR_IO;
+  }
+  r->started = 1;
+  return LF_OK;
+}
+
+void lf_stack_stop_worker(lf_stack_t *s, lf_kind_t kind) {
+  runner_t *r = &s->runners[kind];
+  if (!r->started)
+    return;
+  lf_worker_stop(r->w);
+  pthread_join(r->thread, NULL);
+  lf_worker_destroy(r->w);
+  r->w = NULL;
+  r->started = 0;
+}
+
+lf_worker_t *lf_stack_worker(lf_stack_t *s, lf_kind_t kind) {
+  return s->runners[kind].w;
+}
+
+static lf_err_t start_servers(lf_stack_t *s, char *errstr,
+                              size_t errstr_size) {
+  if (!*lf_conf_get(s->conf, "kafka.bootstrap.servers")) {
+    if (!(s->mock = lf_mock_new(s->conf, errstr, errstr_size)))
+      return LF_ERR_KAFKA;
+    if (lf_conf_set(s->conf, "kafka.bootstrap.servers",
+                    lf_mock_bootstraps(s->mock), errstr, errstr_size))
+      return LF_ERR_INVALID;
+  }
+  if (!lf_conf_is_set(s->conf, "redis.url")) {
+    if (!(s->redis = lf_redis_server_start(
+              lf_conf_get(s->conf, "dev.redis.server"), 0, errstr,
+              errstr_size)))
+      return LF_ERR_IO;
+    if (lf_conf_set(s->conf, "redis.url", lf_redis_server_url(s->redis),
+                    errstr, errstr_size))
+      return LF_ERR_INVALID;
+  }
+  return LF_OK;
+}
+
+lf_stack_t *lf_stack_start(lf_conf_t *conf, unsigned workers, char *errstr,
+                           size_t errstr_size) {
+  lf_stack_t *s = calloc(1, sizeof(*s));
+  if (!s) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  s->conf = conf;
+  if (start_servers(s, errstr, errstr_size))
+    goto fail;
+  for (int k = 0; k < LF_KIND__CNT; k++)
+    if ((workers & (1u << k)) &&
+        lf_stack_start_worker(s, (lf_kind_t)k, errstr, errstr_size))
+      goto fail;
+  return s;
+fail:
+  lf_stack_stop(s);
+  return NULL;
+}
+
+void lf_stack_stop(lf_stack_t *s) {
+  if (!s)
+    return;
+  for (int k = 0; k < LF_KIND__CNT; k++)
+    lf_stack_stop_worker(s, (lf_kind_t)k);
+  lf_mock_destroy(s->mock);
+  lf_redis_server_stop(s->redis);
+  free(s);
+}
+
+const char *lf_stack_bootstraps(const lf_stack_t *s) {
+  return lf_conf_get(s->conf, "kafka.bootstrap.servers");
+}
+
+const char *lf_stack_redis_url(const lf_stack_t *s) {
+  return lf_conf_get(s->conf, "redis.url");
+}
+
+lf_mock_t *lf_stack_mock(lf_stack_t *s) { return s->mock; }

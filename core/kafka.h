@@ -1,0 +1,49 @@
+/* Kafka clients built from the property table, with lamfleet's defaults
+ * and librdkafka's logs routed into lamfleet's log. */
+#ifndef LF_KAFKA_H
+#define LF_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "lf_proto.h"
+
+/* A group consumer that never commits by itself: the worker loop commits
+ * only what has been handled and acknowledged downstream. */
+rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
+                                  const char *client_id, char *errstr,
+                                  size_t errstr_size);
+
+/* An idempotent producer (acks=all). dr_cb may be NULL. */
+rd_kafka_t *lf_kafka_producer_new(const lf_conf_t *conf, const char *client_id,
+                                  void (*dr_cb)(rd_kafka_t *,
+                                                const rd_kafka_message_t *,
+                                                void *),
+                                  char *errstr, size_t errstr_size);
+
+/* prefix + suffix, e.g. "lamfleet.goals". */
+const char *lf_kafka_topic_name(const lf_conf_t *conf, lf_topic_t topic,
+                                char *buf, size_t size);
+
+/* Assigns every partition of the topics to a consumer without a group, at
+ * the log end (to follow what comes next) or at the beginning. */
+lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,
+                             size_t ntopics, int from_beginning,
+                             int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Produces one message (encoded here) keyed by key with a traceparent
+ * header (a child of parent when given) and the type header. */
+lf_err_t lf_kafka_produce(rd_kafka_t *producer, const char *topic,
+                          const char *key, const ProtobufCMessage *msg,
+                          const char *parent_tp, size_t parent_tp_len,
+                          void *msg_opaque, char *errstr, size_t errstr_size);
+
+/* The same for an already encoded record of type (a message full name);
+ * buf is taken over (freed by librdkafka) only on success. */
+lf_err_t lf_kafka_produce_bytes(rd_kafka_t *producer, const char *topic,
+                                const char *key, uint8_t *buf, size_t len,
+                                const char *type, const char *parent_tp,
+                                size_t parent_tp_len, void *msg_opaque,
+                                char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,108 @@
+/* Every lamfleet property, its default and why. `-X list` and
+ * CONFIGURATION.md are generated from this table. */
+#include "props.h"
+
+#include "config.h"
+
+#define C LF_KAFKA_CONSUMER
+#define P LF_KAFKA_PRODUCER
+#define I64 INT64_MAX
+
+const lf_prop_t lf_props[] = {
+    /* Logging */
+    {"log.level", LF_PROP_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
+     "Lowest level logged to stderr."},
+    {"log.format", LF_PROP_ENUM, "text", 0, 0, "text|json", 0,
+     "One line per event: human text, or one JSON object."},
+
+    /* Kafka: lamfleet's deliberate defaults, all overridable. */
+    {"kafka.bootstrap.servers", LF_PROP_STR, "", 0, 0, NULL, C | P,
+     "Kafka bootstrap servers (also -b). Required by the workers."},
+    {"kafka.fetch.wait.max.ms", LF_PROP_INT, "5", 0, 60000, NULL, C,
+     "A goal crosses several hops per step: librdkafka's 500 ms default "
+     "would cost about 250 ms per hop for a lone record."},
+    {"kafka.linger.ms", LF_PROP_INT, "2", 0, 60000, NULL, P,
+     "Producer batching delay; workers flush after every batch anyway."},
+    {"kafka.enable.idempotence", LF_PROP_BOOL, "true", 0, 0, NULL, P,
+     "Idempotent producer: no duplicates or reordering from retries."},
+    {"kafka.acks", LF_PROP_STR, "all", 0, 0, NULL, P,
+     "A batch's offsets are committed only after all its outputs are "
+     "acknowledged by every in-sync replica."},
+    {"kafka.auto.offset.reset", LF_PROP_ENUM, "earliest", 0, 0,
+     "earliest|latest|error", C,
+     "Where a new consumer group starts: earliest, so no goal is skipped."},
+    {"kafka.socket.nagle.disable", LF_PROP_BOOL, "true", 0, 0, NULL, C | P,
+     "Send small requests at once."},
+
+    /* Topics */
+    {"topic.prefix", LF_PROP_STR, "lamfleet.", 0, 0, NULL, 0,
+     "Prefix of every fleet topic (goals, actions.proposed, "
+     "actions.approved, observations, results, dlq)."},
+
+    /* Redis */
+    {"redis.url", LF_PROP_STR, "redis://127.0.0.1:6379", 0, 0, NULL, 0,
+     "redis://[:password@]host:port[/db] or unix:///path/to/socket."},
+    {"redis.password", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "AUTH password (overrides one in redis.url)."},
+    {"redis.connect.timeout.ms", LF_PROP_INT, "2000", 1, 600000, NULL, 0,
+     "Connection timeout."},
+    {"redis.timeout.ms", LF_PROP_INT, "2000", 1, 600000, NULL, 0,
+     "Command timeout; a timed-out connection is dropped and retried."},
+    {"redis.key.prefix", LF_PROP_STR, "lamfleet:", 0, 0, NULL, 0,
+     "Prefix of every Redis key lamfleet writes."},
+
+    /* The shared worker loop */
+    {"worker.id", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Identity in records and logs; default <kind>-<hostname>-<pid>."},
+    {"worker.batch.size", LF_PROP_INT, "256", 1, 100000, NULL, 0,
+     "Records handled (and their Redis work pipelined) per batch."},
+    {"worker.poll.timeout.ms", LF_PROP_INT, "100", 1, 10000, NULL, 0,
+     "Longest wait for the first record of a batch."},
+    {"worker.retry.backoff.ms", LF_PROP_INT, "100", 1, 60000, NULL, 0,
+     "First wait before a failed batch is retried (doubles each time)."},
+    {"worker.retry.backoff.max.ms", LF_PROP_INT, "5000", 1, 600000, NULL, 0,
+     "Longest wait between retries of a failed batch."},
+    {"worker.flush.timeout.ms", LF_PROP_INT, "30000", 100, 600000, NULL, 0,
+     "Longest wait for a batch's outputs to be acknowledged."},
+
+    /* Planner */
+    {"planner.group.id", LF_PROP_STR, "lamfleet-planner", 0, 0, NULL, 0,
+     "Consumer group of the planners."},
+    {"planner.backend", LF_PROP_ENUM, "playbook", 0, 0, "playbook", 0,
+     "How goals become actions: playbook (offline, deterministic)."},
+    {"planner.playbook", LF_PROP_STR, "${examples}/playbook.json", 0, 0,
+     NULL, 0, "Playbook file of the playbook backend."},
+    {"planner.max.steps", LF_PROP_INT, "20", 1, 10000, NULL, 0,
+     "Step limit of a goal that does not set max_steps."},
+    {"planner.state.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
+     "How long a goal's state is kept in Redis after its last change."},
+
+    /* Guard */
+    {"guard.group.id", LF_PROP_STR, "lamfleet-guard", 0, 0, NULL, 0,
+     "Consumer group of the guards."},
+    {"guard.catalog", LF_PROP_STR, "${examples}/catalog.json", 0, 0,
+     NULL, 0, "Catalog of the actions the guard lets through."},
+    {"guard.idempotency.ttl.ms", LF_PROP_INT, "86400000", 1000, I64, NULL, 0,
+     "How long an idempotency key stays reserved."},
+
+    /* Executor */
+    {"executor.group.id", LF_PROP_STR, "lamfleet-executor", 0, 0, NULL, 0,
+     "Consumer group of the executors."},
+    {"executor.result.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
+     "How long an executed action's observation is kept for re-delivery."},
+    {"executor.sleep.max.ms", LF_PROP_INT, "60000", 0, 3600000, NULL, 0,
+     "Upper bound of the built-in sleep_ms action."},
+
+    /* Embedded stack (lamfleet dev / demo) */
+    {"dev.brokers", LF_PROP_INT, "3", 1, 16, NULL, 0,
+     "Brokers of the embedded mock Kafka cluster."},
+    {"dev.partitions", LF_PROP_INT, "6", 1, 1024, NULL, 0,
+     "Partitions of each topic the embedded stack creates."},
+    {"dev.redis.server", LF_PROP_STR, "redis-server", 0, 0, NULL, 0,
+     "redis-server program the embedded stack starts unless redis.url is "
+     "given explicitly."},
+    {"dev.goals", LF_PROP_STR, "${examples}/goals.json", 0, 0, NULL, 0,
+     "Sample goals `lamfleet demo` runs."},
+};
+
+const size_t lf_props_cnt = sizeof(lf_props) / sizeof(lf_props[0]);

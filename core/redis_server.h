@@ -1,0 +1,22 @@
+/* A real redis-server as a child process on a free loopback port or a unix
+ * socket, for the embedded stack and the tests. It dies with its parent. */
+#ifndef LF_REDIS_SERVER_H
+#define LF_REDIS_SERVER_H
+
+#include <sys/types.h>
+
+#include "lf_err.h"
+
+typedef struct lf_redis_server lf_redis_server_t;
+
+/* program: e.g. "redis-server" (searched in PATH). */
+lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
+                                         char *errstr, size_t errstr_size);
+/* Stops it and removes its files; accepts NULL. */
+void lf_redis_server_stop(lf_redis_server_t *s);
+
+/* redis://127.0.0.1:PORT or unix:///path */
+const char *lf_redis_server_url(const lf_redis_server_t *s);
+pid_t lf_redis_server_pid(const lf_redis_server_t *s);
+
+#endif

@@ -1,0 +1,181 @@
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "util.h"
+
+#include "worker_impl.h"
+
+static atomic_int worker_seq;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  lf_out_t *out = m->_private;
+  if (!out)
+    return;
+  out->outstanding--;
+  if (m->err) {
+    if (!out->failed++)
+      snprintf(out->first_error, sizeof(out->first_error), "delivery to %s: %s",
+               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+  } else {
+    lf_worker_count(out->w, "records_produced", 1);
+  }
+}
+
+lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
+                           char *errstr, size_t errstr_size) {
+  lf_worker_t *w = calloc(1, sizeof(*w));
+  if (!w || !(w->conf = lf_conf_dup(conf))) {
+    snprintf(errstr, errstr_size, "out of memory");
+    free(w);
+    return NULL;
+  }
+  w->h = h;
+  w->out.w = w;
+  pthread_mutex_init(&w->counters_lock, NULL);
+  const char *id = lf_conf_get(conf, "worker.id");
+  if (*id) {
+    snprintf(w->id, sizeof(w->id), "%s", id);
+  } else {
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(w->id, sizeof(w->id), "%s-%s-%d-%d", h->kind, host, (int)getpid(),
+             atomic_fetch_add(&worker_seq, 1));
+  }
+  for (int t = 0; t < LF_TOPIC__CNT; t++)
+    lf_kafka_topic_name(conf, (lf_topic_t)t, w->topics[t], sizeof(w->topics[t]));
+  w->batch_size = (size_t)lf_conf_get_int(conf, "worker.batch.size");
+  w->batch = calloc(w->batch_size, sizeof(*w->batch));
+  w->msgs = calloc(w->batch_size, sizeof(*w->msgs));
+  if (!w->batch || !w->msgs) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto fail;
+  }
+  w->consumer = lf_kafka_consumer_new(conf, lf_conf_get(conf, h->group_key),
+                                      w->id, errstr, errstr_size);
+  if (!w->consumer)
+    goto fail;
+  w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
+  if (!w->producer)
+    goto fail;
+  if (h->init(w, &w->ctx, errstr, errstr_size))
+    goto fail;
+  return w;
+fail:
+  lf_worker_destroy(w);
+  return NULL;
+}
+
+void lf_worker_destroy(lf_worker_t *w) {
+  if (!w)
+    return;
+  if (w->ctx && w->h->close)
+    w->h->close(w->ctx);
+  if (w->consumer)
+    rd_kafka_destroy(w->consumer);
+  if (w->producer) {
+    rd_kafka_flush(w->producer, 5000);
+    rd_kafka_destroy(w->producer);
+  }
+  pthread_mutex_destroy(&w->counters_lock);
+  lf_conf_destroy(w->conf);
+  free(w->batch);
+  free(w->msgs);
+  free(w);
+}
+
+void lf_worker_stop(lf_worker_t *w) { atomic_store(&w->stop, 1); }
+const lf_conf_t *lf_worker_conf(const lf_worker_t *w) { return w->conf; }
+const char *lf_worker_id(const lf_worker_t *w) { return w->id; }
+const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t t) {
+  return w->topics[t];
+}
+
+static counter_t *find_counter(const lf_worker_t *w, const char *name) {
+  int n = atomic_load(&w->ncounters);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(w->counters[i].name, name))
+      return (counter_t *)&w->counters[i];
+  return NULL;
+}
+
+void lf_worker_count(lf_worker_t *w, const char *name, uint64_t n) {
+  counter_t *c = find_counter(w, name);
+  if (!c) {
+    pthread_mutex_lock(&w->counters_lock);
+    if (!(c = find_counter(w, name))) {
+      int i = atomic_load(&w->ncounters);
+      if (i < MAX_COUNTERS) {
+        c = &w->counters[i];
+        c->name = name; /* names are string literals */
+        atomic_store(&c->value, 0);
+        atomic_store(&w->ncounters, i + 1);
+      }
+    }
+    pthread_mutex_unlock(&w->counters_lock);
+  }
+  if (c)
+    atomic_fetch_add(&c->value, n);
+}
+
+uint64_t lf_worker_counter(const lf_worker_t *w, const char *name) {
+  counter_t *c = find_counter(w, name);
+  return c ? atomic_load(&c->value) : 0;
+}
+
+lf_err_t lf_out_produce(lf_out_t *out, const lf_msg_t *cause, lf_topic_t topic,
+                        const char *key, const ProtobufCMessage *m,
+                        char *errstr, size_t errstr_size) {
+  lf_worker_t *w = out->w;
+  lf_err_t err = lf_kafka_produce(
+      w->producer, w->topics[topic], key, m, cause ? cause->traceparent : NULL,
+      cause ? cause->traceparent_len : 0, out, errstr, errstr_size);
+  if (!err)
+    out->outstanding++;
+  return err;
+}
+
+lf_err_t lf_out_produce_bytes(lf_out_t *out, const lf_msg_t *cause,
+                              lf_topic_t topic, const char *key, uint8_t *buf,
+                              size_t len, char *errstr, size_t errstr_size) {
+  lf_worker_t *w = out->w;
+  lf_err_t err = lf_kafka_produce_bytes(
+      w->producer, w->topics[topic], key, buf, len,
+      lf_proto_topic_descriptor(topic)->name, cause ? cause->traceparent : NULL,
+      cause ? cause->traceparent_len : 0, out, errstr, errstr_size);
+  if (!err)
+    out->outstanding++;
+  return err;
+}
+
+lf_err_t lf_out_dead_letter(lf_out_t *out, const lf_msg_t *msg,
+                            const char *reason, char *errstr,
+                            size_t errstr_size) {
+  lf_dead_letter_t dl = LF_DEAD_LETTER_INIT;
+  char key[512];
+  size_t klen = msg->key_len < sizeof(key) - 1 ? msg->key_len : sizeof(key) - 1;
+  memcpy(key, msg->key ? msg->key : "", klen);
+  key[klen] = '\0';
+  dl.source_topic = (char *)msg->topic_name;
+  dl.partition = msg->partition;
+  dl.offset = msg->offset;
+  dl.error = (char *)reason;
+  dl.original.data = (uint8_t *)msg->value;
+  dl.original.len = msg->len;
+  dl.original_key.data = (uint8_t *)msg->key;
+  dl.original_key.len = msg->key_len;
+  dl.worker = out->w->id;
+  dl.failed_at_ms = lf_now_ms();
+  lf_warn(out->w->id, "dead letter from %s [%d] @%lld: %s", msg->topic_name,
+          (int)msg->partition, (long long)msg->offset, reason);
+  lf_worker_count(out->w, "dead_letters", 1);
+  return lf_out_produce(out, msg, LF_TOPIC_DLQ, klen ? key : NULL,
+                        &dl.base, errstr, errstr_size);
+}

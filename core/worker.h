@@ -1,0 +1,85 @@
+/* The Kafka loop, written once for every worker kind. A worker kind is a
+ * small handler (init / handle / delivered / close) around its own context;
+ * the loop consumes batches, decodes records by topic (dead-lettering what
+ * cannot be decoded), hands them to the handler, waits until everything the
+ * handler produced is acknowledged by the brokers, and only then commits the
+ * batch's offsets. A batch the handler cannot finish (e.g. Redis is down)
+ * is not committed: the loop rewinds to it and retries with backoff. */
+#ifndef LF_WORKER_H
+#define LF_WORKER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "lf_proto.h"
+
+typedef struct lf_worker lf_worker_t;
+typedef struct lf_out lf_out_t;
+
+/* One consumed record, decoded. Valid during handle() only. */
+typedef struct lf_msg {
+  lf_topic_t topic;
+  const ProtobufCMessage *pb; /* cast by topic: lf_goal_t *, ... */
+  const char *topic_name;
+  int32_t partition;
+  int64_t offset;
+  const char *key;
+  size_t key_len;
+  const char *traceparent; /* NULL when the record had none */
+  size_t traceparent_len;
+  const void *value; /* the encoded bytes */
+  size_t len;
+} lf_msg_t;
+
+typedef struct lf_handler {
+  const char *kind;      /* "planner", "guard", "executor" */
+  const char *group_key; /* property naming the consumer group */
+  const lf_topic_t *topics;
+  size_t ntopics;
+  lf_err_t (*init)(lf_worker_t *w, void **ctxp, char *errstr,
+                   size_t errstr_size);
+  /* Handles msgs in order, producing through out. An error leaves the
+   * batch uncommitted, to be handled again: handling must be idempotent. */
+  lf_err_t (*handle)(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
+                     char *errstr, size_t errstr_size);
+  /* Optional: called once the batch's outputs are acknowledged and before
+   * its offsets are committed (e.g. to persist state only then). */
+  lf_err_t (*delivered)(void *ctx, char *errstr, size_t errstr_size);
+  void (*close)(void *ctx);
+} lf_handler_t;
+
+lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
+                           char *errstr, size_t errstr_size);
+/* Frees the worker; accepts NULL. */
+void lf_worker_destroy(lf_worker_t *w);
+
+/* Runs until lf_worker_stop(): then stops fetching, finishes the batch in
+ * flight, commits it and leaves the group. */
+lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size);
+/* Asks run() to return. Async-signal-safe and thread-safe. */
+void lf_worker_stop(lf_worker_t *w);
+
+const lf_conf_t *lf_worker_conf(const lf_worker_t *w);
+const char *lf_worker_id(const lf_worker_t *w);
+/* Full name of a fleet topic, e.g. "lamfleet.observations". */
+const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t topic);
+
+/* Named counters (records_consumed, dead_letters, handlers' own such as
+ * executions), safe to read from any thread. */
+void lf_worker_count(lf_worker_t *w, const char *name, uint64_t n);
+uint64_t lf_worker_counter(const lf_worker_t *w, const char *name);
+
+/* Produces m to topic, keyed by key, traced as a child of cause. */
+lf_err_t lf_out_produce(lf_out_t *out, const lf_msg_t *cause, lf_topic_t topic,
+                        const char *key, const ProtobufCMessage *m,
+                        char *errstr, size_t errstr_size);
+/* Produces an already encoded record (buf taken over on success only). */
+lf_err_t lf_out_produce_bytes(lf_out_t *out, const lf_msg_t *cause,
+                              lf_topic_t topic, const char *key, uint8_t *buf,
+                              size_t len, char *errstr, size_t errstr_size);
+/* Sends msg to the dead-letter topic with the reason. */
+lf_err_t lf_out_dead_letter(lf_out_t *out, const lf_msg_t *msg,
+                            const char *reason, char *errstr,
+                            size_t errstr_size);
+
+#endif

@@ -1,0 +1,248 @@
+/* The worker loop: fetch a batch, decode, handle, wait for delivery,
+ * commit; or rewind and retry. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+/* The private parts worker.c shares with the loop. */
+#include "worker_impl.h"
+
+static lf_err_t subscribe(lf_worker_t *w, char *errstr, size_t errstr_size) {
+  rd_kafka_topic_partition_list_t *topics =
+      rd_kafka_topic_partition_list_new((int)w->h->ntopics);
+  if (!topics) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < w->h->ntopics; i++)
+    rd_kafka_topic_partition_list_add(topics, w->topics[w->h->topics[i]],
+                                      RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t kerr = rd_kafka_subscribe(w->consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (kerr) {
+    snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
+    return LF_ERR_KAFKA;
+  }
+  return LF_OK;
+}
+
+/* Waits for the first record only: a lone goal must not wait for a batch to
+ * fill. Whatever else is already fetched joins the batch. */
+static size_t fetch(lf_worker_t *w) {
+  size_t n = 0;
+  int timeout = (int)lf_conf_get_int(w->conf, "worker.poll.timeout.ms");
+  while (n < w->batch_size) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, n ? 0 : timeout);
+    if (!m)
+      break;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        lf_warn(w->id, "consumer: %s", rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      if (n)
+        break;
+      continue;
+    }
+    w->batch[n++] = m;
+  }
+  return n;
+}
+
+static void header(const rd_kafka_message_t *m, const char *name,
+                   const char **val, size_t *len) {
+  rd_kafka_headers_t *hdrs = NULL;
+  const void *v = NULL;
+  *val = NULL;
+  *len = 0;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      rd_kafka_header_get_last(hdrs, name, &v, len) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+    *val = v;
+}
+
+static void raw_msg(lf_worker_t *w, const rd_kafka_message_t *m,
+                    lf_msg_t *msg) {
+  memset(msg, 0, sizeof(*msg));
+  msg->topic_name = rd_kafka_topic_name(m->rkt);
+  msg->partition = m->partition;
+  msg->offset = m->offset;
+  msg->key = m->key;
+  msg->key_len = m->key_len;
+  msg->value = m->payload;
+  msg->len = m->len;
+  header(m, LF_HDR_TRACEPARENT, &msg->traceparent, &msg->traceparent_len);
+  (void)w;
+}
+
+/* Decodes the batch into w->msgs; what cannot be decoded is dead-lettered
+ * and left out. Returns the count of decoded records, or -1 when a dead
+ * letter could not even be queued. */
+static int decode(lf_worker_t *w, size_t n, char *errstr, size_t errstr_size) {
+  int k = 0;
+  for (size_t i = 0; i < n; i++) {
+    lf_msg_t *msg = &w->msgs[k];
+    char why[512];
+    raw_msg(w, w->batch[i], msg);
+    int kind = lf_proto_topic_from_name(lf_conf_get(w->conf, "topic.prefix"),
+                                        msg->topic_name);
+    ProtobufCMessage *pb = NULL;
+    if (kind < 0)
+      snprintf(why, sizeof(why), "topic %s is not a fleet topic",
+               msg->topic_name);
+    else
+      pb = lf_proto_decode(lf_proto_topic_descriptor((lf_topic_t)kind),
+                           msg->value, msg->len, why, sizeof(why));
+    if (!pb) {
+      if (lf_out_dead_letter(&w->out, msg, why, errstr, errstr_size))
+        return -1;
+      continue;
+    }
+    msg->topic = (lf_topic_t)kind;
+    msg->pb = pb;
+    k++;
+  }
+  return k;
+}
+
+static void free_decoded(lf_worker_t *w, int k) {
+  for (int i = 0; i < k; i++) {
+    lf_proto_free((ProtobufCMessage *)w->msgs[i].pb);
+    w->msgs[i].pb = NULL;
+  }
+}
+
+/* Per partition of the batch: its first offset (rewind) or the offset
+ * after its last record (commit). */
+static rd_kafka_topic_partition_list_t *positions(lf_worker_t *w, size_t n,
+                                                  int first) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+  for (size_t i = 0; l && i < n; i++) {
+    const rd_kafka_message_t *m = w->batch[i];
+    const char *t = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *p =
+        rd_kafka_topic_partition_list_find(l, t, m->partition);
+    if (!p)
+      (p = rd_kafka_topic_partition_list_add(l, t, m->partition))->offset =
+          first ? m->offset : m->offset + 1;
+    else if (!first && m->offset + 1 > p->offset)
+      p->offset = m->offset + 1;
+  }
+  return l;
+}
+
+static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
+                              size_t errstr_size) {
+  int64_t deadline = lf_monotonic_ms() +
+                     lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
+  while (w->out.outstanding > 0 && lf_monotonic_ms() < deadline)
+    rd_kafka_flush(w->producer, 100);
+  if (w->out.failed) {
+    snprintf(errstr, errstr_size, "%d record(s) not delivered, first: %s",
+             w->out.failed, w->out.first_error);
+    return LF_ERR_KAFKA;
+  }
+  if (w->out.outstanding > 0) {
+    snprintf(errstr, errstr_size, "%d record(s) not acknowledged in time",
+             w->out.outstanding);
+    return LF_ERR_TIMEOUT;
+  }
+  return LF_OK;
+}
+
+static lf_err_t commit(lf_worker_t *w, size_t n, char *errstr,
+                       size_t errstr_size) {
+  rd_kafka_topic_partition_list_t *l = positions(w, n, 0);
+  if (!l) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  rd_kafka_resp_err_t kerr = rd_kafka_commit(w->consumer, l, 0);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (kerr) {
+    /* The outputs are out; after a rebalance the new owner handles the
+     * records again and the handlers' idempotency absorbs it. */
+    lf_warn(w->id, "commit: %s", rd_kafka_err2str(kerr));
+  }
+  return LF_OK;
+}
+
+static void rewind_batch(lf_worker_t *w, size_t n) {
+  rd_kafka_topic_partition_list_t *l = positions(w, n, 1);
+  if (!l)
+    return;
+  rd_kafka_error_t *e = rd_kafka_seek_partitions(w->consumer, l, 5000);
+  if (e) {
+    lf_error(w->id, "rewind: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* One batch, start to commit. */
+static lf_err_t process(lf_worker_t *w, size_t n, char *errstr,
+                        size_t errstr_size) {
+  w->out.outstanding = w->out.failed = 0;
+  errstr[0] = '\0';
+  int k = decode(w, n, errstr, errstr_size);
+  lf_err_t err = k < 0 ? LF_ERR_KAFKA : LF_OK;
+  if (!err && k > 0)
+    err = w->h->handle(w->ctx, w->msgs, (size_t)k, &w->out, errstr,
+                       errstr_size);
+  if (!err)
+    err = wait_delivery(w, errstr, errstr_size);
+  /* The handler may still refer to the decoded records here. */
+  if (!err && k > 0 && w->h->delivered)
+    err = w->h->delivered(w->ctx, errstr, errstr_size);
+  free_decoded(w, k < 0 ? 0 : k);
+  if (!err)
+    err = commit(w, n, errstr, errstr_size);
+  return err;
+}
+
+static void backoff(lf_worker_t *w, int64_t ms) {
+  int64_t until = lf_monotonic_ms() + ms;
+  while (!atomic_load(&w->stop) && lf_monotonic_ms() < until)
+    lf_sleep_ms(20);
+}
+
+lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
+  lf_err_t err = subscribe(w, errstr, errstr_size);
+  if (err)
+    return err;
+  lf_info(w->id, "consuming as group %s", lf_conf_get(w->conf, w->h->group_key));
+  int64_t base = lf_conf_get_int(w->conf, "worker.retry.backoff.ms");
+  int64_t max = lf_conf_get_int(w->conf, "worker.retry.backoff.max.ms");
+  int64_t wait = base;
+  while (!atomic_load(&w->stop)) {
+    size_t n = fetch(w);
+    rd_kafka_poll(w->producer, 0);
+    if (!n)
+      continue;
+    lf_worker_count(w, "records_consumed", n);
+    char why[512];
+    if ((err = process(w, n, why, sizeof(why)))) {
+      lf_error(w->id, "batch of %zu not committed, retrying in %lld ms: %s", n,
+               (long long)wait, why);
+      lf_worker_count(w, "batches_failed", 1);
+      rewind_batch(w, n);
+      backoff(w, wait);
+      wait = wait * 2 > max ? max : wait * 2;
+    } else {
+      wait = base;
+    }
+    for (size_t i = 0; i < n; i++)
+      rd_kafka_message_destroy(w->batch[i]);
+  }
+  lf_info(w->id, "stopping: leaving the group");
+  rd_kafka_flush(w->producer, 5000);
+  rd_kafka_resp_err_t kerr = rd_kafka_consumer_close(w->consumer);
+  if (kerr)
+    lf_warn(w->id, "consumer close: %s", rd_kafka_err2str(kerr));
+  return LF_OK;
+}
