@@ -76,6 +76,13 @@ static lf_err_t start_servers(lf_stack_t *s, char *errstr,
   if (!*lf_conf_get(s->conf, "kafka.bootstrap.servers")) {
     if (!(s->mock = lf_mock_new(s->conf, errstr, errstr_size)))
       return LF_ERR_KAFKA;
+    /* The mock's coordinator holds a join to a group it has known for the
+     * session timeout less a second: with librdkafka's 45 s a restarted
+     * worker would idle 44 s. Real brokers need no such setting. */
+    if (!lf_conf_kafka_is_set(s->conf, "session.timeout.ms") &&
+        lf_conf_set(s->conf, "kafka.session.timeout.ms", "6000", errstr,
+                    errstr_size))
+      return LF_ERR_INVALID;
     if (lf_conf_set(s->conf, "kafka.bootstrap.servers",
                     lf_mock_bootstraps(s->mock), errstr, errstr_size))
       return LF_ERR_INVALID;

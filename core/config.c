@@ -213,8 +213,14 @@ lf_err_t lf_conf_set_kv(lf_conf_t *conf, const char *kv, char *errstr,
     return LF_ERR_INVALID;
   }
   memcpy(key, kv, klen);
+  /* "key = value" as people write it in files */
+  while (klen > 0 && isspace((unsigned char)key[klen - 1]))
+    klen--;
   key[klen] = '\0';
-  return lf_conf_set(conf, key, eq + 1, errstr, errstr_size);
+  const char *value = eq + 1;
+  while (isspace((unsigned char)*value))
+    value++;
+  return lf_conf_set(conf, key, value, errstr, errstr_size);
 }
 
 static char *trim(char *s) {
@@ -315,6 +321,13 @@ const char *lf_conf_get_path(const lf_conf_t *conf, const char *key,
 int lf_conf_is_set(const lf_conf_t *conf, const char *key) {
   size_t idx;
   return find_prop(key, &idx) && conf->values[idx] != NULL;
+}
+
+int lf_conf_kafka_is_set(const lf_conf_t *conf, const char *key) {
+  for (size_t i = 0; i < conf->kafka_cnt; i++)
+    if (!strcmp(conf->kafka[i].key, key))
+      return 1;
+  return 0;
 }
 
 lf_err_t lf_conf_kafka_foreach(const lf_conf_t *conf, lf_kafka_role_t role,

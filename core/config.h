@@ -66,6 +66,9 @@ lf_err_t lf_conf_kafka_foreach(const lf_conf_t *conf, lf_kafka_role_t role,
                                lf_conf_kafka_fn fn, void *opaque,
                                char *errstr, size_t errstr_size);
 
+/* Whether the kafka.* pass-through key (without "kafka.") was set. */
+int lf_conf_kafka_is_set(const lf_conf_t *conf, const char *key);
+
 /* `-X list`: every property with its default and description. */
 void lf_conf_print_list(FILE *out);
 /* CONFIGURATION.md, generated from the same table. */

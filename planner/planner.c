@@ -211,7 +211,9 @@ static lf_err_t advance(planner_t *p, const lf_msg_t *cause, slot_t *s,
   a.step = step;
   a.name = (char *)ps.action;
   a.arguments_json = ps.arguments_json;
-  a.idempotency_key = ps.idempotency_key;
+  /* A step is one intended effect of its goal: without a key of its own
+   * it is deduplicated per goal and step, not across goals. */
+  a.idempotency_key = *ps.idempotency_key ? ps.idempotency_key : action_id;
   a.rationale = ps.rationale;
   a.proposer = (char *)p->id;
   json_object_set_new(st, "action_id", json_string(action_id));

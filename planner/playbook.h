@@ -8,6 +8,9 @@
  *     {"name": "greet", "match": "^greet (.+)$",
  *      "steps": [{"action": "echo", "arguments": {"message": "hi {{1}}"},
  *                 "idempotency_key": "optional template",
+ *                    (default: the goal id and step, so a step runs once
+ *                     per goal; a template such as "invoice-{{1}}" makes
+ *                     it run once across goals)
  *                 "rationale": "optional"}],
  *      "answer": "greeted {{1}}"}
  *   ]

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# lamfleet's quick start on Debian 12: installs the Debian packages that are
+# missing, builds, then runs what you ask for.
+#   ./lamfleet.sh demo            the sample goals on the embedded stack
+#   ./lamfleet.sh dev             the embedded stack until Ctrl-C
+#   ./lamfleet.sh test            the whole test suite
+#   ./lamfleet.sh test-sanitize   the suite under ASan + UBSan
+#   ./lamfleet.sh bench           the benchmarks
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(gcc make cmake pkg-config librdkafka-dev libhiredis-dev
+  libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
+  libmicrohttpd-dev libssl-dev check libsubunit-dev redis-server kcat)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing missing Debian packages: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+}
+
+build() { # build DIR [cmake options...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$(nproc)"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+demo | dev)
+  install_missing
+  build build >/dev/null
+  exec build/cli/lamfleet "$cmd" "$@"
+  ;;
+test)
+  install_missing
+  build build
+  cd build && exec ctest --output-on-failure "$@"
+  ;;
+test-sanitize)
+  install_missing
+  build build-sanitize -DLF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 exec ctest --output-on-failure "$@"
+  ;;
+bench)
+  install_missing
+  build build >/dev/null
+  exec build/bench/lamfleet-bench "$@"
+  ;;
+*)
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+  ;;
+esac

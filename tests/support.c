@@ -1,0 +1,172 @@
+#include "support.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+lf_conf_t *lf_test_conf(void) {
+  char errstr[512];
+  lf_conf_t *conf = lf_conf_new();
+  ck_assert_ptr_nonnull(conf);
+  const char *level = getenv("LF_TEST_LOG");
+  ck_assert_int_eq(lf_conf_set(conf, "log.level", level ? level : "warn",
+                               errstr, sizeof(errstr)),
+                   LF_OK);
+  /* LAMFLEET_* variables reach the tests too, e.g. LAMFLEET_KAFKA_DEBUG. */
+  if (lf_conf_load_env(conf, environ, errstr, sizeof(errstr)))
+    ck_abort_msg("%s", errstr);
+  lf_log_configure(conf);
+  return conf;
+}
+
+void lf_test_env_start(lf_test_env_t *env, unsigned workers) {
+  char errstr[1024];
+  memset(env, 0, sizeof(*env));
+  env->conf = lf_test_conf();
+  env->stack = lf_stack_start(env->conf, workers, errstr, sizeof(errstr));
+  if (!env->stack)
+    ck_abort_msg("cannot start the embedded stack: %s", errstr);
+  env->producer =
+      lf_kafka_producer_new(env->conf, "lamfleet-test", NULL, errstr,
+                            sizeof(errstr));
+  if (!env->producer)
+    ck_abort_msg("producer: %s", errstr);
+}
+
+void lf_test_env_stop(lf_test_env_t *env) {
+  if (env->producer)
+    rd_kafka_destroy(env->producer);
+  lf_stack_stop(env->stack);
+  lf_conf_destroy(env->conf);
+  memset(env, 0, sizeof(*env));
+}
+
+static void flush(lf_test_env_t *env) {
+  ck_assert_int_eq(rd_kafka_flush(env->producer, 10000),
+                   RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+void lf_test_produce(lf_test_env_t *env, lf_topic_t topic, const char *key,
+                     const ProtobufCMessage *msg) {
+  char errstr[512], name[256];
+  lf_kafka_topic_name(env->conf, topic, name, sizeof(name));
+  if (lf_kafka_produce(env->producer, name, key, msg, NULL, 0, NULL, errstr,
+                       sizeof(errstr)))
+    ck_abort_msg("produce: %s", errstr);
+  flush(env);
+}
+
+void lf_test_produce_raw(lf_test_env_t *env, lf_topic_t topic, const char *key,
+                         const void *data, size_t len) {
+  char name[256];
+  lf_kafka_topic_name(env->conf, topic, name, sizeof(name));
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      env->producer, RD_KAFKA_V_TOPIC(name),
+      RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+      RD_KAFKA_V_VALUE((void *)data, len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  ck_assert_msg(!err, "produce: %s", rd_kafka_err2str(err));
+  flush(env);
+}
+
+void lf_test_submit(lf_test_env_t *env, const char *text, const char *tenant,
+                    char out_goal_id[37]) {
+  lf_goal_t g = LF_GOAL_INIT;
+  lf_uuid(out_goal_id);
+  g.goal_id = out_goal_id;
+  g.tenant = (char *)tenant;
+  g.text = (char *)text;
+  g.created_at_ms = lf_now_ms();
+  lf_test_produce(env, LF_TOPIC_GOALS, out_goal_id, &g.base);
+}
+
+static int record_of(const rd_kafka_message_t *m, lf_topic_t topic,
+                     lf_test_record_t *r) {
+  char why[256];
+  memset(r, 0, sizeof(*r));
+  r->partition = m->partition;
+  r->key = strndup(m->key ? (const char *)m->key : "", m->key_len);
+  r->value = malloc(m->len + 1);
+  if (!r->key || !r->value)
+    return -1;
+  memcpy(r->value, m->payload, m->len);
+  r->len = m->len;
+  r->pb = lf_proto_decode(lf_proto_topic_descriptor(topic), m->payload, m->len,
+                          why, sizeof(why));
+  rd_kafka_headers_t *h;
+  const void *v;
+  size_t vlen;
+  if (!rd_kafka_message_headers(m, &h) &&
+      !rd_kafka_header_get_last(h, LF_HDR_TRACEPARENT, &v, &vlen) &&
+      vlen == LF_TRACEPARENT_LEN)
+    memcpy(r->traceparent, v, vlen);
+  return 0;
+}
+
+static void record_free(lf_test_record_t *r) {
+  lf_proto_free(r->pb);
+  free(r->key);
+  free(r->value);
+}
+
+lf_test_records_t lf_test_read(lf_test_env_t *env, lf_topic_t topic,
+                               size_t min, int timeout_ms,
+                               int (*match)(const lf_test_record_t *, void *),
+                               void *opaque) {
+  char errstr[512], name[256];
+  const char *topics[1] = {
+      lf_kafka_topic_name(env->conf, topic, name, sizeof(name))};
+  lf_test_records_t out = {0};
+  size_t cap = 0;
+  rd_kafka_t *c = lf_kafka_consumer_new(env->conf, "lamfleet-test-reader",
+                                        "lamfleet-test", errstr, sizeof(errstr));
+  if (!c || lf_kafka_assign_all(c, topics, 1, 1, 10000, errstr, sizeof(errstr)))
+    ck_abort_msg("reader for %s: %s", name, errstr);
+  int64_t deadline = lf_monotonic_ms() + timeout_ms;
+  while (out.n < min && lf_monotonic_ms() < deadline) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+    if (!m)
+      continue;
+    lf_test_record_t r;
+    if (!m->err && !record_of(m, topic, &r)) {
+      if (!match || match(&r, opaque)) {
+        if (out.n == cap) {
+          cap = cap ? cap * 2 : 16;
+          out.v = realloc(out.v, cap * sizeof(*out.v));
+          ck_assert_ptr_nonnull(out.v);
+        }
+        out.v[out.n++] = r;
+      } else {
+        record_free(&r);
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(c);
+  rd_kafka_destroy(c);
+  return out;
+}
+
+void lf_test_records_free(lf_test_records_t *r) {
+  for (size_t i = 0; i < r->n; i++)
+    record_free(&r->v[i]);
+  free(r->v);
+  memset(r, 0, sizeof(*r));
+}
+
+int lf_test_match_goal(const lf_test_record_t *r, void *goal_id) {
+  return !strcmp(r->key, goal_id);
+}
+
+int lf_test_run(Suite *s) {
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}

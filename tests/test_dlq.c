@@ -1,0 +1,83 @@
+/* The dead-letter path: a record that cannot be decoded lands in dlq with
+ * the reason and its original bytes, its offset is committed, and the
+ * worker goes on with the next record. */
+#include <string.h>
+
+#include "kafka.h"
+#include "support.h"
+#include "util.h"
+
+static int match_key(const lf_test_record_t *r, void *key) {
+  return !strcmp(r->key, key);
+}
+
+static int64_t committed(lf_test_env_t *env, const char *group, lf_topic_t t,
+                         int32_t partition) {
+  char errstr[512], name[256];
+  rd_kafka_t *c = lf_kafka_consumer_new(env->conf, group, "lamfleet-test",
+                                        errstr, sizeof(errstr));
+  ck_assert_msg(c != NULL, "%s", errstr);
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(
+      l, lf_kafka_topic_name(env->conf, t, name, sizeof(name)), partition);
+  ck_assert_int_eq(rd_kafka_committed(c, l, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  int64_t off = l->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(l);
+  rd_kafka_destroy(c);
+  return off;
+}
+
+START_TEST(garbage_goes_to_dlq_and_the_worker_goes_on) {
+  lf_test_env_t env;
+  lf_test_env_start(&env, 1u << LF_KIND_GUARD);
+  const char garbage[] = "\xff\xfe this is not a ProposedAction";
+  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "goal-x", garbage, sizeof(garbage));
+  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "goal-x", "", 0); /* no ids */
+
+  lf_action_t a = LF_ACTION_INIT;
+  a.action_id = "goal-x:0";
+  a.goal_id = "goal-x";
+  a.tenant = "t";
+  a.name = "echo";
+  a.arguments_json = "{\"message\":\"still here\"}";
+  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-x", &a.base);
+
+  lf_test_records_t dlq = lf_test_read(&env, LF_TOPIC_DLQ, 2, 30000, match_key, "goal-x");
+  ck_assert_uint_eq(dlq.n, 2);
+  const lf_dead_letter_t *d0 = (const lf_dead_letter_t *)dlq.v[0].pb;
+  const lf_dead_letter_t *d1 = (const lf_dead_letter_t *)dlq.v[1].pb;
+  ck_assert_ptr_nonnull(d0);
+  ck_assert_str_eq(d0->source_topic, "lamfleet.actions.proposed");
+  ck_assert_msg(strstr(d0->error, "not a valid lamfleet.v1.ProposedAction"), "%s", d0->error);
+  ck_assert_uint_eq(d0->original.len, sizeof(garbage));
+  ck_assert_mem_eq(d0->original.data, garbage, sizeof(garbage));
+  ck_assert_msg(strstr(d1->error, "has no action_id"), "%s", d1->error);
+  ck_assert_int_eq(d1->offset, d0->offset + 1);
+
+  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_key, "goal-x");
+  ck_assert_uint_eq(ok.n, 1);
+  const lf_verdict_t *v = (const lf_verdict_t *)ok.v[0].pb;
+  ck_assert_str_eq(v->action->action_id, "goal-x:0");
+  ck_assert_int_eq(v->decision, LF_DECISION_APPROVED);
+
+  /* committed past all three records */
+  int64_t want = d0->offset + 3, got = -1;
+  for (int i = 0; i < 100 && got != want; i++, lf_sleep_ms(50))
+    got = committed(&env, "lamfleet-guard", LF_TOPIC_PROPOSED, d0->partition);
+  ck_assert_int_eq(got, want);
+  ck_assert_uint_eq(lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_GUARD),
+                                      "dead_letters"), 2);
+  lf_test_records_free(&dlq);
+  lf_test_records_free(&ok);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("dlq");
+  TCase *tc = tcase_create("dlq");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, garbage_goes_to_dlq_and_the_worker_goes_on);
+  suite_add_tcase(s, tc);
+  return lf_test_run(s);
+}

@@ -1,0 +1,156 @@
+/* Offline rules: the thin guard's catalog checks and the playbook. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard.h"
+#include "playbook.h"
+#include "support.h"
+
+static char errstr[1024];
+
+static const char *catalog_json =
+    "{\"version\":\"t1\",\"actions\":["
+    "{\"type\":\"function\",\"function\":{\"name\":\"pay\",\"parameters\":"
+    "{\"type\":\"object\",\"properties\":{\"amount\":{\"type\":\"integer\"},"
+    "\"to\":{\"type\":\"string\"},\"note\":{\"type\":[\"string\",\"null\"]}},"
+    "\"required\":[\"amount\",\"to\"],\"additionalProperties\":false}}},"
+    "{\"name\":\"ping\",\"inputSchema\":{\"type\":\"object\"}}]}";
+
+static lf_reasons_t check(const lf_catalog_t *cat, const char *name,
+                          const char *args) {
+  lf_action_t a = LF_ACTION_INIT;
+  lf_reasons_t r = {0};
+  a.name = (char *)name;
+  a.arguments_json = (char *)args;
+  ck_assert_int_eq(lf_guard_check(cat, &a, &r, NULL), LF_OK);
+  return r;
+}
+
+START_TEST(catalog_checks_every_problem) {
+  lf_catalog_t *cat = lf_catalog_parse(catalog_json, "t.json", errstr, sizeof(errstr));
+  ck_assert_msg(cat != NULL, "%s", errstr);
+  ck_assert_uint_eq(lf_catalog_count(cat), 2);
+  ck_assert_str_eq(lf_catalog_version(cat), "t1");
+
+  lf_reasons_t r = check(cat, "pay", "{\"amount\":5,\"to\":\"bob\",\"note\":null}");
+  ck_assert_uint_eq(r.n, 0);
+  lf_reasons_free(&r);
+  r = check(cat, "pay", "{\"amount\":5.0,\"to\":\"bob\"}"); /* 5.0 is an integer */
+  ck_assert_uint_eq(r.n, 0);
+  lf_reasons_free(&r);
+
+  r = check(cat, "transfer", "{}");
+  ck_assert_uint_eq(r.n, 1);
+  ck_assert_str_eq(r.v[0].code, "unknown_action");
+  lf_reasons_free(&r);
+
+  r = check(cat, "pay", "{\"amount\": 5,");
+  ck_assert_str_eq(r.v[0].code, "malformed_arguments");
+  lf_reasons_free(&r);
+  r = check(cat, "pay", "[1]");
+  ck_assert_str_eq(r.v[0].code, "malformed_arguments");
+  lf_reasons_free(&r);
+
+  /* all problems at once, each with its JSON pointer */
+  r = check(cat, "pay", "{\"amount\":\"5\",\"extra/x\":1}");
+  ck_assert_uint_eq(r.n, 3);
+  int missing = 0, type = 0, extra = 0;
+  for (size_t i = 0; i < r.n; i++) {
+    missing += !strcmp(r.v[i].code, "missing_required") && !strcmp(r.v[i].path, "/to");
+    type += !strcmp(r.v[i].code, "type_error") && !strcmp(r.v[i].path, "/amount");
+    extra += !strcmp(r.v[i].code, "unexpected_param") && !strcmp(r.v[i].path, "/extra~1x");
+  }
+  ck_assert_msg(missing && type && extra, "reasons: %s / %s / %s", r.v[0].message,
+                r.v[1].message, r.v[2].message);
+  lf_reasons_free(&r);
+  lf_catalog_destroy(cat);
+}
+END_TEST
+
+START_TEST(catalog_load_errors_say_where) {
+  ck_assert_ptr_null(lf_catalog_parse("{\"actions\":[", "c.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "c.json:1:"), "%s", errstr);
+  ck_assert_ptr_null(lf_catalog_parse("{\"actions\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
+                                      "c.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "/actions/1") && strstr(errstr, "twice"), "%s", errstr);
+  ck_assert_ptr_null(lf_catalog_parse("{\"actions\":[{\"description\":\"x\"}]}",
+                                      "c.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "/actions/0"), "%s", errstr);
+  ck_assert_ptr_null(lf_catalog_load("/nonexistent/catalog.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "/nonexistent/catalog.json"), "%s", errstr);
+}
+END_TEST
+
+START_TEST(idempotency_key_ignores_key_order) {
+  lf_action_t a = LF_ACTION_INIT;
+  char k1[128], k2[128], k3[128];
+  a.tenant = "t";
+  a.name = "pay";
+  json_t *x = json_loads("{\"a\":1,\"b\":2}", 0, NULL);
+  json_t *y = json_loads("{ \"b\": 2, \"a\": 1 }", 0, NULL);
+  lf_guard_idempotency_key(&a, x, k1, sizeof(k1));
+  lf_guard_idempotency_key(&a, y, k2, sizeof(k2));
+  ck_assert_str_eq(k1, k2);
+  a.tenant = "other";
+  lf_guard_idempotency_key(&a, x, k3, sizeof(k3));
+  ck_assert_str_ne(k1, k3);
+  a.idempotency_key = "mine";
+  lf_guard_idempotency_key(&a, x, k3, sizeof(k3));
+  ck_assert_str_eq(k3, "mine");
+  json_decref(x);
+  json_decref(y);
+}
+END_TEST
+
+START_TEST(playbook_match_and_render) {
+  const char *pb_json =
+      "{\"playbooks\":[{\"name\":\"p\",\"match\":\"^pay ([0-9]+) to (.+)$\","
+      "\"steps\":[{\"action\":\"pay\",\"arguments\":{\"to\":\"{{2}}\","
+      "\"memo\":[\"{{tenant}}\",\"goal {{goal_id}} step {{step}}\"],\"n\":3},"
+      "\"idempotency_key\":\"pay-{{1}}\"}],\"answer\":\"paid {{1}}\"}]}";
+  lf_playbook_t *pb = lf_playbook_parse(pb_json, "p.json", errstr, sizeof(errstr));
+  ck_assert_msg(pb != NULL, "%s", errstr);
+  json_t *caps = NULL;
+  ck_assert_int_eq(lf_playbook_match(pb, "nothing", &caps), -1);
+  int play = lf_playbook_match(pb, "Pay 12 to Bob", &caps);
+  ck_assert_int_eq(play, 0);
+  lf_play_vars_t v = {.goal_id = "g1", .tenant = "acme", .text = "Pay 12 to Bob",
+                      .captures = caps, .step = 0};
+  lf_play_step_t s;
+  ck_assert_int_eq(lf_playbook_render_step(pb, play, 0, &v, &s), LF_OK);
+  ck_assert_str_eq(s.action, "pay");
+  ck_assert_str_eq(s.arguments_json,
+                   "{\"to\":\"Bob\",\"memo\":[\"acme\",\"goal g1 step 0\"],\"n\":3}");
+  ck_assert_str_eq(s.idempotency_key, "pay-12");
+  lf_play_step_clear(&s);
+  char *answer = lf_playbook_render_answer(pb, play, &v);
+  ck_assert_str_eq(answer, "paid 12");
+  free(answer);
+  json_decref(caps);
+  lf_playbook_destroy(pb);
+}
+END_TEST
+
+START_TEST(playbook_errors_say_where) {
+  ck_assert_ptr_null(lf_playbook_parse("{\"playbooks\":[{\"name\":\"p\",\"match\":\"(\","
+                                       "\"steps\":[]}]}", "p.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "p.json") && strstr(errstr, "bad pattern"), "%s", errstr);
+  ck_assert_ptr_null(lf_playbook_parse(
+      "{\"playbooks\":[{\"name\":\"p\",\"match\":\"x\",\"steps\":[{\"action\":\"a\","
+      "\"arguments\":{\"v\":\"{{nope}}\"}}]}]}", "p.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "{{nope}}") && strstr(errstr, "/steps/0"), "%s", errstr);
+  ck_assert_ptr_null(lf_playbook_parse("[]", "p.json", errstr, sizeof(errstr)));
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("rules");
+  TCase *tc = tcase_create("rules");
+  tcase_add_test(tc, catalog_checks_every_problem);
+  tcase_add_test(tc, catalog_load_errors_say_where);
+  tcase_add_test(tc, idempotency_key_ignores_key_order);
+  tcase_add_test(tc, playbook_match_and_render);
+  tcase_add_test(tc, playbook_errors_say_where);
+  suite_add_tcase(s, tc);
+  return lf_test_run(s);
+}
