@@ -138,3 +138,7 @@ const char *lf_stack_redis_url(const lf_stack_t *s) {
 }
 
 lf_mock_t *lf_stack_mock(lf_stack_t *s) { return s->mock; }
+
+struct lf_redis_server *lf_stack_redis_server(lf_stack_t *s) {
+  return s->redis;
+}

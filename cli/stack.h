@@ -29,6 +29,8 @@ void lf_stack_stop(lf_stack_t *s);
 const char *lf_stack_bootstraps(const lf_stack_t *s);
 const char *lf_stack_redis_url(const lf_stack_t *s);
 lf_mock_t *lf_stack_mock(lf_stack_t *s); /* NULL with an external Kafka */
+/* The embedded redis-server, NULL with an external Redis. */
+struct lf_redis_server *lf_stack_redis_server(lf_stack_t *s);
 /* The running worker of a kind, or NULL. */
 lf_worker_t *lf_stack_worker(lf_stack_t *s, lf_kind_t kind);
 

@@ -18,6 +18,8 @@
 
 struct lf_redis_server {
   pid_t pid;
+  int port;
+  char program[256];
   char dir[64];
   char url[160];
   char sock[128];
@@ -130,6 +132,8 @@ lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
       child(program, s, port);
     lf_err_t err = wait_ready(s, program, port, errstr, errstr_size);
     if (!err) {
+      s->port = port;
+      snprintf(s->program, sizeof(s->program), "%s", program);
       if (unix_socket)
         snprintf(s->url, sizeof(s->url), "unix://%s", s->sock);
       else
@@ -143,9 +147,7 @@ lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
   return NULL;
 }
 
-void lf_redis_server_stop(lf_redis_server_t *s) {
-  if (!s)
-    return;
+static void terminate(lf_redis_server_t *s) {
   if (s->pid > 0) {
     kill(s->pid, SIGTERM);
     int64_t deadline = lf_monotonic_ms() + 5000;
@@ -158,6 +160,30 @@ void lf_redis_server_stop(lf_redis_server_t *s) {
       lf_sleep_ms(10);
     }
   }
+  s->pid = 0;
+}
+
+lf_err_t lf_redis_server_kill(lf_redis_server_t *s) {
+  terminate(s);
+  return LF_OK;
+}
+
+lf_err_t lf_redis_server_restart(lf_redis_server_t *s, char *errstr,
+                                 size_t errstr_size) {
+  terminate(s);
+  if ((s->pid = fork()) < 0) {
+    snprintf(errstr, errstr_size, "fork: %s", strerror(errno));
+    return LF_ERR_IO;
+  }
+  if (s->pid == 0)
+    child(s->program, s, s->port);
+  return wait_ready(s, s->program, s->port, errstr, errstr_size);
+}
+
+void lf_redis_server_stop(lf_redis_server_t *s) {
+  if (!s)
+    return;
+  terminate(s);
   static const char *const files[] = {"redis.log", "redis.sock", "dump.rdb"};
   for (size_t i = 0; i < 3; i++) {
     char path[128];

@@ -15,6 +15,12 @@ lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
 /* Stops it and removes its files; accepts NULL. */
 void lf_redis_server_stop(lf_redis_server_t *s);
 
+/* Stops the server but keeps its address, for outage tests. */
+lf_err_t lf_redis_server_kill(lf_redis_server_t *s);
+/* (Re)starts it on the same port or socket, empty. */
+lf_err_t lf_redis_server_restart(lf_redis_server_t *s, char *errstr,
+                                 size_t errstr_size);
+
 /* redis://127.0.0.1:PORT or unix:///path */
 const char *lf_redis_server_url(const lf_redis_server_t *s);
 pid_t lf_redis_server_pid(const lf_redis_server_t *s);

@@ -1,9 +1,11 @@
-/* The dead-letter path: a record that cannot be decoded lands in dlq with
- * the reason and its original bytes, its offset is committed, and the
- * worker goes on with the next record. */
+/* The shared worker loop on the mock cluster: the dead-letter path (a
+ * record that cannot be decoded lands in dlq with the reason and its
+ * original bytes, its offset is committed, the worker goes on) and a batch
+ * that cannot be finished (Redis down) retried, not lost, not committed. */
 #include <string.h>
 
 #include "kafka.h"
+#include "redis_server.h"
 #include "support.h"
 #include "util.h"
 
@@ -73,11 +75,46 @@ START_TEST(garbage_goes_to_dlq_and_the_worker_goes_on) {
 }
 END_TEST
 
+START_TEST(redis_outage_retries_the_batch) {
+  lf_test_env_t env;
+  char errstr[512];
+  lf_test_env_start(&env, 1u << LF_KIND_GUARD);
+  lf_redis_server_t *srv = lf_stack_redis_server(env.stack);
+  lf_worker_t *guard = lf_stack_worker(env.stack, LF_KIND_GUARD);
+  lf_redis_server_kill(srv);
+
+  lf_action_t a = LF_ACTION_INIT;
+  a.action_id = "goal-r:0";
+  a.goal_id = "goal-r";
+  a.tenant = "t";
+  a.name = "echo";
+  a.arguments_json = "{\"message\":\"wait for redis\"}";
+  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-r", &a.base);
+
+  /* fail closed: nothing approved while Redis is away, and retried */
+  lf_test_records_t none = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 4000, match_key, "goal-r");
+  ck_assert_uint_eq(none.n, 0);
+  ck_assert_uint_ge(lf_worker_counter(guard, "batches_failed"), 1);
+  lf_test_records_free(&none);
+
+  ck_assert_int_eq(lf_redis_server_restart(srv, errstr, sizeof(errstr)), LF_OK);
+  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_key, "goal-r");
+  ck_assert_uint_eq(ok.n, 1);
+  lf_test_records_free(&ok);
+  /* exactly once: no second approval shows up later */
+  ok = lf_test_read(&env, LF_TOPIC_APPROVED, 2, 1500, match_key, "goal-r");
+  ck_assert_uint_eq(ok.n, 1);
+  lf_test_records_free(&ok);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
-  Suite *s = suite_create("dlq");
-  TCase *tc = tcase_create("dlq");
+  Suite *s = suite_create("worker");
+  TCase *tc = tcase_create("worker");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, garbage_goes_to_dlq_and_the_worker_goes_on);
+  tcase_add_test(tc, redis_outage_retries_the_batch);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `lamfleet dev` as a user runs it: the embedded stack comes up, kcat lists
+# the fleet's topics, a goal submitted with the CLI completes (--wait exits
+# 0, a failing goal exits 1), and Ctrl-C stops everything cleanly.
+set -u
+LAMFLEET=$1
+out=$(mktemp)
+trap 'kill -9 $pid 2>/dev/null; rm -f "$out"' EXIT
+"$LAMFLEET" dev >"$out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  grep -q 'kafka.bootstrap.servers' "$out" && break
+  sleep 0.1
+done
+bs=$(awk '/kafka.bootstrap.servers/ {print $2}' "$out")
+[ -n "$bs" ] || { echo "no bootstrap servers printed:"; cat "$out"; exit 1; }
+
+topics=$(kcat -b "$bs" -L -m 10)
+for t in goals actions.proposed actions.approved observations results dlq; do
+  echo "$topics" | grep -q "topic \"lamfleet.$t\" with 6 partitions" \
+    || { echo "kcat -L does not list lamfleet.$t:"; echo "$topics"; exit 1; }
+done
+
+trace=$("$LAMFLEET" -b "$bs" goal submit "greet kcat" --tenant ops --wait --timeout 60)
+rc=$?
+echo "$trace"
+[ $rc -eq 0 ] || { echo "goal submit --wait exited $rc"; cat "$out"; exit 1; }
+echo "$trace" | grep -q 'result     completed after 3 steps: greeted kcat' || exit 1
+
+"$LAMFLEET" -b "$bs" goal submit "drop database x" --wait --timeout 60 >/dev/null
+rc=$?
+[ $rc -eq 1 ] || { echo "a failed goal should exit 1, got $rc"; exit 1; }
+
+"$LAMFLEET" -b "$bs" goal submit "" 2>/dev/null
+[ $? -eq 2 ] || { echo "an empty goal should be a usage error"; exit 1; }
+
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 0 ] || { echo "lamfleet dev exited $rc after SIGINT"; cat "$out"; exit 1; }
+grep -q 'stopping: leaving the group' "$out" || { cat "$out"; exit 1; }
+echo "dev stack OK"
