@@ -1,0 +1,203 @@
+/* lamfleet-bench: the raw librdkafka consume-then-produce relay on the mock
+ * cluster (the ceiling every worker is compared with), then the whole fleet
+ * on the same machine in the same run: goals per second through planner,
+ * guard and executor, and the latency of a lone goal, as ratios of the
+ * relay. Usage: lamfleet-bench [--relay N] [--goals N] [--lone N]
+ * [-X key=value]... */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "follow.h"
+#include "kafka.h"
+#include "log.h"
+#include "stack.h"
+#include "util.h"
+
+static char errstr[1024];
+
+static void die(const char *what) {
+  fprintf(stderr, "lamfleet-bench: %s: %s\n", what, errstr);
+  exit(1);
+}
+
+static rd_kafka_t *producer(const lf_conf_t *conf) {
+  rd_kafka_t *p = lf_kafka_producer_new(conf, "bench", NULL, errstr, sizeof(errstr));
+  if (!p)
+    die("producer");
+  return p;
+}
+
+static void fill(const lf_conf_t *conf, const char *topic, long n) {
+  rd_kafka_t *p = producer(conf);
+  char value[200], key[32];
+  memset(value, 'x', sizeof(value));
+  for (long i = 0; i < n; i++) {
+    snprintf(key, sizeof(key), "k%ld", i % 1000);
+    while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                             RD_KAFKA_V_VALUE(value, sizeof(value)),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      rd_kafka_poll(p, 10);
+  }
+  rd_kafka_flush(p, 60000);
+  rd_kafka_destroy(p);
+}
+
+/* Consume n records from in, produce each to out, until all are acked. */
+static double relay(lf_conf_t *conf, lf_mock_t *mock, long n) {
+  lf_mock_topic_create(mock, "bench.in", 6, errstr, sizeof(errstr));
+  lf_mock_topic_create(mock, "bench.out", 6, errstr, sizeof(errstr));
+  fill(conf, "bench.in", n);
+  rd_kafka_t *c = lf_kafka_consumer_new(conf, "bench-relay", "bench", errstr, sizeof(errstr));
+  if (!c)
+    die("consumer");
+  const char *topics[] = {"bench.in"};
+  if (lf_kafka_assign_all(c, topics, 1, 1, 10000, errstr, sizeof(errstr)))
+    die("assign");
+  rd_kafka_t *p = producer(conf);
+  long got = 0;
+  int64_t t0 = 0;
+  while (got < n) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
+    if (!m)
+      continue;
+    if (!m->err) {
+      if (!t0)
+        t0 = lf_monotonic_ms();
+      while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("bench.out"),
+                               RD_KAFKA_V_KEY(m->key, m->key_len),
+                               RD_KAFKA_V_VALUE(m->payload, m->len),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(p, 10);
+      got++;
+    }
+    rd_kafka_message_destroy(m);
+    rd_kafka_poll(p, 0);
+  }
+  rd_kafka_flush(p, 60000);
+  double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
+  rd_kafka_destroy(p);
+  rd_kafka_consumer_close(c);
+  rd_kafka_destroy(c);
+  return (double)n / secs;
+}
+
+static void submit(rd_kafka_t *p, const lf_conf_t *conf, const char *text,
+                   char *goal_id) {
+  char topic[256];
+  lf_goal_t g = LF_GOAL_INIT;
+  lf_uuid(goal_id);
+  g.goal_id = goal_id;
+  g.tenant = "bench";
+  g.text = (char *)text;
+  g.created_at_ms = lf_now_ms();
+  if (lf_kafka_produce(p, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
+                       goal_id, &g.base, NULL, 0, NULL, errstr, sizeof(errstr)))
+    die("submit");
+}
+
+/* Waits for n results; returns how many arrived. */
+static long await_results(lf_follow_t *f, long n, int timeout_ms) {
+  long got = 0;
+  int64_t deadline = lf_monotonic_ms() + timeout_ms;
+  while (got < n && lf_monotonic_ms() < deadline) {
+    lf_event_t ev;
+    if (!lf_follow_next(f, 100, &ev))
+      continue;
+    got += ev.topic == LF_TOPIC_RESULTS &&
+           ((lf_result_t *)ev.pb)->status == LF_RESULT_COMPLETED;
+    lf_event_clear(&ev);
+  }
+  return got;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  long nrelay = 200000, ngoals = 5000, nlone = 30;
+  setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through pipes */
+  lf_conf_t *conf = lf_conf_new();
+  if (!conf || lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)))
+    die("config");
+  /* -c/-X/-b as for every lamfleet program: compare settings in one run */
+  lf_err_t err = lf_conf_parse_args(conf, &argc, argv, errstr, sizeof(errstr));
+  if (err == LF_ERR_DONE)
+    return 0;
+  if (err)
+    die("config");
+  for (int i = 1; i + 1 < argc; i += 2) {
+    long v = strtol(argv[i + 1], NULL, 10);
+    if (!strcmp(argv[i], "--relay"))
+      nrelay = v;
+    else if (!strcmp(argv[i], "--goals"))
+      ngoals = v;
+    else if (!strcmp(argv[i], "--lone"))
+      nlone = v;
+    else
+      nrelay = 0;
+  }
+  if (nrelay <= 0 || ngoals <= 0 || nlone <= 0 || argc % 2 == 0) {
+    fputs("usage: lamfleet-bench [--relay N] [--goals N] [--lone N] "
+          "[-X key=value]...\n", stderr);
+    return 2;
+  }
+  lf_log_configure(conf);
+  lf_stack_t *s = lf_stack_start(conf, 7, errstr, sizeof(errstr));
+  if (!s)
+    die("stack");
+
+  double relay_rate = relay(conf, lf_stack_mock(s), nrelay);
+  printf("raw relay (consume+produce, 200 B records): %.0f records/s\n", relay_rate);
+
+  lf_follow_t *f = lf_follow_new(conf, 0, errstr, sizeof(errstr));
+  rd_kafka_t *p = producer(conf);
+  char id[LF_UUID_LEN + 1], text[64];
+  submit(p, conf, "pay invoice 0", id); /* warm-up: groups joined */
+  rd_kafka_flush(p, 10000);
+  if (await_results(f, 1, 60000) != 1)
+    die("warm-up goal");
+
+  int64_t *lat = calloc((size_t)nlone, sizeof(*lat));
+  for (long i = 0; i < nlone; i++) {
+    snprintf(text, sizeof(text), "pay invoice %ld", 1000000 + i);
+    int64_t t0 = lf_monotonic_ms();
+    submit(p, conf, text, id);
+    rd_kafka_flush(p, 10000);
+    if (await_results(f, 1, 30000) != 1)
+      die("lone goal");
+    lat[i] = lf_monotonic_ms() - t0;
+  }
+  qsort(lat, (size_t)nlone, sizeof(*lat), cmp_i64);
+  printf("lone goal, 1 step (goal > proposed > approved > observation > "
+         "result, 5 hops): p50 %lld ms, p99 %lld ms\n",
+         (long long)lat[nlone / 2], (long long)lat[(nlone * 99) / 100]);
+  free(lat);
+
+  int64_t t0 = lf_monotonic_ms();
+  for (long i = 0; i < ngoals; i++) {
+    snprintf(text, sizeof(text), "pay invoice %ld", 2000000 + i);
+    submit(p, conf, text, id);
+  }
+  rd_kafka_flush(p, 60000);
+  long done = await_results(f, ngoals, 300000);
+  double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
+  double goal_rate = (double)done / secs;
+  /* one goal = 5 records consumed by workers (goal, proposal, approval,
+   * observation) + the result produced: count worker-consumed records. */
+  double rec_rate = goal_rate * 4;
+  printf("fleet: %ld goals of 1 step in %.2f s: %.0f goals/s, %.0f worker "
+         "records/s\n", done, secs, goal_rate, rec_rate);
+  printf("ratio to the raw relay: goals/s %.4f, worker records/s %.3f "
+         "(each worker sees 1/3 of the records; all share 2 cores)\n",
+         goal_rate / relay_rate, rec_rate / relay_rate);
+  rd_kafka_destroy(p);
+  lf_follow_destroy(f);
+  lf_stack_stop(s);
+  lf_conf_destroy(conf);
+  return done == ngoals ? 0 : 1;
+}
