@@ -6,12 +6,14 @@
 #   ./lamfleet.sh test            the whole test suite
 #   ./lamfleet.sh test-sanitize   the suite under ASan + UBSan
 #   ./lamfleet.sh bench           the benchmarks
+#   ./lamfleet.sh format          apply .clang-format to every C file
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc make cmake pkg-config librdkafka-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
-  libmicrohttpd-dev libssl-dev check libsubunit-dev redis-server kcat)
+  libmicrohttpd-dev libssl-dev check libsubunit-dev redis-server kcat
+  clang-format git)
 
 install_missing() {
   local missing=()
@@ -59,8 +61,12 @@ bench)
   build build >/dev/null
   exec build/bench/lamfleet-bench "$@"
   ;;
+format)
+  install_missing
+  git ls-files '*.c' '*.h' | xargs clang-format -i
+  ;;
 *)
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -22,7 +22,8 @@ static void die(const char *what) {
 }
 
 static rd_kafka_t *producer(const lf_conf_t *conf) {
-  rd_kafka_t *p = lf_kafka_producer_new(conf, "bench", NULL, errstr, sizeof(errstr));
+  rd_kafka_t *p =
+      lf_kafka_producer_new(conf, "bench", NULL, errstr, sizeof(errstr));
   if (!p)
     die("producer");
   return p;
@@ -34,10 +35,11 @@ static void fill(const lf_conf_t *conf, const char *topic, long n) {
   memset(value, 'x', sizeof(value));
   for (long i = 0; i < n; i++) {
     snprintf(key, sizeof(key), "k%ld", i % 1000);
-    while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+    while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                             RD_KAFKA_V_KEY(key, strlen(key)),
                              RD_KAFKA_V_VALUE(value, sizeof(value)),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
       rd_kafka_poll(p, 10);
   }
   rd_kafka_flush(p, 60000);
@@ -49,7 +51,8 @@ static double relay(lf_conf_t *conf, lf_mock_t *mock, long n) {
   lf_mock_topic_create(mock, "bench.in", 6, errstr, sizeof(errstr));
   lf_mock_topic_create(mock, "bench.out", 6, errstr, sizeof(errstr));
   fill(conf, "bench.in", n);
-  rd_kafka_t *c = lf_kafka_consumer_new(conf, "bench-relay", "bench", errstr, sizeof(errstr));
+  rd_kafka_t *c = lf_kafka_consumer_new(conf, "bench-relay", "bench", errstr,
+                                        sizeof(errstr));
   if (!c)
     die("consumer");
   const char *topics[] = {"bench.in"};
@@ -93,8 +96,9 @@ static void submit(rd_kafka_t *p, const lf_conf_t *conf, const char *text,
   g.tenant = "bench";
   g.text = (char *)text;
   g.created_at_ms = lf_now_ms();
-  if (lf_kafka_produce(p, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
-                       goal_id, &g.base, NULL, 0, NULL, errstr, sizeof(errstr)))
+  if (lf_kafka_produce(
+          p, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
+          goal_id, &g.base, NULL, 0, NULL, errstr, sizeof(errstr)))
     die("submit");
 }
 
@@ -143,7 +147,8 @@ int main(int argc, char **argv) {
   }
   if (nrelay <= 0 || ngoals <= 0 || nlone <= 0 || argc % 2 == 0) {
     fputs("usage: lamfleet-bench [--relay N] [--goals N] [--lone N] "
-          "[-X key=value]...\n", stderr);
+          "[-X key=value]...\n",
+          stderr);
     return 2;
   }
   lf_log_configure(conf);
@@ -152,7 +157,8 @@ int main(int argc, char **argv) {
     die("stack");
 
   double relay_rate = relay(conf, lf_stack_mock(s), nrelay);
-  printf("raw relay (consume+produce, 200 B records): %.0f records/s\n", relay_rate);
+  printf("raw relay (consume+produce, 200 B records): %.0f records/s\n",
+         relay_rate);
 
   lf_follow_t *f = lf_follow_new(conf, 0, errstr, sizeof(errstr));
   rd_kafka_t *p = producer(conf);
@@ -191,7 +197,8 @@ int main(int argc, char **argv) {
    * observation) + the result produced: count worker-consumed records. */
   double rec_rate = goal_rate * 4;
   printf("fleet: %ld goals of 1 step in %.2f s: %.0f goals/s, %.0f worker "
-         "records/s\n", done, secs, goal_rate, rec_rate);
+         "records/s\n",
+         done, secs, goal_rate, rec_rate);
   printf("ratio to the raw relay: goals/s %.4f, worker records/s %.3f "
          "(each worker sees 1/3 of the records; all share 2 cores)\n",
          goal_rate / relay_rate, rec_rate / relay_rate);

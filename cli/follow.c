@@ -24,13 +24,15 @@ lf_follow_t *lf_follow_new(const lf_conf_t *conf, int from_beginning,
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
   }
-  snprintf(f->prefix, sizeof(f->prefix), "%s", lf_conf_get(conf, "topic.prefix"));
+  snprintf(f->prefix, sizeof(f->prefix), "%s",
+           lf_conf_get(conf, "topic.prefix"));
   for (size_t i = 0; i < NFOLLOWED; i++)
-    topics[i] = lf_kafka_topic_name(conf, followed[i], names[i], sizeof(names[i]));
+    topics[i] =
+        lf_kafka_topic_name(conf, followed[i], names[i], sizeof(names[i]));
   /* group.id is required by librdkafka even for assign(); it never joins. */
-  if (!(f->consumer = lf_kafka_consumer_new(conf, "lamfleet-cli-follow",
-                                            "lamfleet-cli", errstr,
-                                            errstr_size)) ||
+  if (!(f->consumer =
+            lf_kafka_consumer_new(conf, "lamfleet-cli-follow", "lamfleet-cli",
+                                  errstr, errstr_size)) ||
       lf_kafka_assign_all(f->consumer, topics, NFOLLOWED, from_beginning, 10000,
                           errstr, errstr_size)) {
     lf_follow_destroy(f);
@@ -136,7 +138,7 @@ void lf_event_print(FILE *out, const lf_event_t *ev, int64_t t0_ms) {
     break;
   default: {
     const lf_result_t *r = (const lf_result_t *)ev->pb;
-    fprintf(out, "result     %s after %u step%s%s%s", 
+    fprintf(out, "result     %s after %u step%s%s%s",
             lf_proto_result_status_name(r->status), r->steps_used,
             r->steps_used == 1 ? "" : "s", *r->answer ? ": " : "",
             *r->answer ? r->answer : "");

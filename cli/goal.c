@@ -48,9 +48,8 @@ int lf_goal_follow(lf_follow_t *f, const char *goal_id, int timeout_ms,
       lf_event_print(out, &ev, t0);
     if (ev.topic == LF_TOPIC_OBSERVATIONS && saw_obs_status)
       saw_obs_status[((lf_observation_t *)ev.pb)->status & 7] = 1;
-    int status = ev.topic == LF_TOPIC_RESULTS
-                     ? (int)((lf_result_t *)ev.pb)->status
-                     : 0;
+    int status =
+        ev.topic == LF_TOPIC_RESULTS ? (int)((lf_result_t *)ev.pb)->status : 0;
     lf_event_clear(&ev);
     if (status)
       return status;
@@ -100,8 +99,8 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
   char errstr[512], goal_id[LF_UUID_LEN + 1];
   int rc = LF_EXIT_ERROR;
   lf_follow_t *f = NULL;
-  rd_kafka_t *p = lf_kafka_producer_new(conf, "lamfleet-cli", NULL, errstr,
-                                        sizeof(errstr));
+  rd_kafka_t *p =
+      lf_kafka_producer_new(conf, "lamfleet-cli", NULL, errstr, sizeof(errstr));
   /* Follow before producing, so no record of the goal can be missed. */
   if (!p || (wait && !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr)))) ||
       lf_goal_submit(p, conf, text, tenant, (unsigned)max_steps, goal_id,
@@ -113,7 +112,8 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
   fflush(stdout);
   rc = LF_EXIT_OK;
   if (wait) {
-    int status = lf_goal_follow(f, goal_id, (int)timeout_s * 1000, stdout, NULL);
+    int status =
+        lf_goal_follow(f, goal_id, (int)timeout_s * 1000, stdout, NULL);
     if (!status)
       fprintf(stderr, "lamfleet goal submit: no result within %ld s\n",
               timeout_s);

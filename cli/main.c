@@ -64,7 +64,8 @@ int main(int argc, char **argv) {
     rc = lf_cmd_goal(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "config"))
     rc = cmd_config(argc - 1, argv + 1);
-  else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+  else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
+           !strcmp(cmd, "help")) {
     usage(stdout);
     rc = LF_EXIT_OK;
   } else {

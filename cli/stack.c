@@ -71,8 +71,7 @@ lf_worker_t *lf_stack_worker(lf_stack_t *s, lf_kind_t kind) {
   return s->runners[kind].w;
 }
 
-static lf_err_t start_servers(lf_stack_t *s, char *errstr,
-                              size_t errstr_size) {
+static lf_err_t start_servers(lf_stack_t *s, char *errstr, size_t errstr_size) {
   if (!*lf_conf_get(s->conf, "kafka.bootstrap.servers")) {
     if (!(s->mock = lf_mock_new(s->conf, errstr, errstr_size)))
       return LF_ERR_KAFKA;
@@ -88,12 +87,12 @@ static lf_err_t start_servers(lf_stack_t *s, char *errstr,
       return LF_ERR_INVALID;
   }
   if (!lf_conf_is_set(s->conf, "redis.url")) {
-    if (!(s->redis = lf_redis_server_start(
-              lf_conf_get(s->conf, "dev.redis.server"), 0, errstr,
-              errstr_size)))
+    if (!(s->redis =
+              lf_redis_server_start(lf_conf_get(s->conf, "dev.redis.server"), 0,
+                                    errstr, errstr_size)))
       return LF_ERR_IO;
-    if (lf_conf_set(s->conf, "redis.url", lf_redis_server_url(s->redis),
-                    errstr, errstr_size))
+    if (lf_conf_set(s->conf, "redis.url", lf_redis_server_url(s->redis), errstr,
+                    errstr_size))
       return LF_ERR_INVALID;
   }
   return LF_OK;
@@ -137,7 +136,9 @@ const char *lf_stack_redis_url(const lf_stack_t *s) {
   return lf_conf_get(s->conf, "redis.url");
 }
 
-lf_mock_t *lf_stack_mock(lf_stack_t *s) { return s->mock; }
+lf_mock_t *lf_stack_mock(lf_stack_t *s) {
+  return s->mock;
+}
 
 struct lf_redis_server *lf_stack_redis_server(lf_stack_t *s) {
   return s->redis;

@@ -54,9 +54,8 @@ lf_conf_t *lf_conf_dup(const lf_conf_t *conf) {
   if (!copy)
     return NULL;
   for (size_t i = 0; i < lf_props_cnt; i++)
-    if (conf->values[i] &&
-        lf_conf_set(copy, lf_props[i].name, conf->values[i], errstr,
-                    sizeof(errstr)) != LF_OK)
+    if (conf->values[i] && lf_conf_set(copy, lf_props[i].name, conf->values[i],
+                                       errstr, sizeof(errstr)) != LF_OK)
       goto fail;
   for (size_t i = 0; i < conf->kafka_cnt; i++) {
     char key[512];
@@ -278,8 +277,8 @@ lf_err_t lf_conf_load_env(lf_conf_t *conf, char *const *env, char *errstr,
     key[n] = '\0';
     lf_err_t err = lf_conf_set(conf, key, eq + 1, why, sizeof(why));
     if (err) {
-      snprintf(errstr, errstr_size, "environment %.*s: %s",
-               (int)(eq - *env), *env, why);
+      snprintf(errstr, errstr_size, "environment %.*s: %s", (int)(eq - *env),
+               *env, why);
       return err;
     }
   }
@@ -305,8 +304,8 @@ int lf_conf_get_bool(const lf_conf_t *conf, const char *key) {
   return v && !parse_bool(v, &b) ? b : 0;
 }
 
-const char *lf_conf_get_path(const lf_conf_t *conf, const char *key,
-                             char *buf, size_t buf_size) {
+const char *lf_conf_get_path(const lf_conf_t *conf, const char *key, char *buf,
+                             size_t buf_size) {
   static const char var[] = "${examples}";
   const char *v = lf_conf_get(conf, key);
   if (!v)
@@ -331,8 +330,8 @@ int lf_conf_kafka_is_set(const lf_conf_t *conf, const char *key) {
 }
 
 lf_err_t lf_conf_kafka_foreach(const lf_conf_t *conf, lf_kafka_role_t role,
-                               lf_conf_kafka_fn fn, void *opaque,
-                               char *errstr, size_t errstr_size) {
+                               lf_conf_kafka_fn fn, void *opaque, char *errstr,
+                               size_t errstr_size) {
   lf_err_t err;
   for (size_t i = 0; i < lf_props_cnt; i++) {
     const lf_prop_t *p = &lf_props[i];

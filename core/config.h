@@ -44,8 +44,8 @@ int64_t lf_conf_get_int(const lf_conf_t *conf, const char *key);
 int lf_conf_get_bool(const lf_conf_t *conf, const char *key);
 /* A path value with "${examples}" expanded to the sample directory, written
  * into buf. NULL if it does not fit. */
-const char *lf_conf_get_path(const lf_conf_t *conf, const char *key,
-                             char *buf, size_t buf_size);
+const char *lf_conf_get_path(const lf_conf_t *conf, const char *key, char *buf,
+                             size_t buf_size);
 /* Whether any source set key (rather than it holding its default). */
 int lf_conf_is_set(const lf_conf_t *conf, const char *key);
 
@@ -63,8 +63,8 @@ typedef lf_err_t (*lf_conf_kafka_fn)(void *opaque, const char *key,
                                      const char *value, char *errstr,
                                      size_t errstr_size);
 lf_err_t lf_conf_kafka_foreach(const lf_conf_t *conf, lf_kafka_role_t role,
-                               lf_conf_kafka_fn fn, void *opaque,
-                               char *errstr, size_t errstr_size);
+                               lf_conf_kafka_fn fn, void *opaque, char *errstr,
+                               size_t errstr_size);
 
 /* Whether the kafka.* pass-through key (without "kafka.") was set. */
 int lf_conf_kafka_is_set(const lf_conf_t *conf, const char *key);

@@ -99,7 +99,7 @@ void lf_conf_print_list(FILE *out) {
             *p->def ? p->def : "\"\"", p->desc);
   }
   fprintf(out, "%-30s %-12s %-24s %s\n", "kafka.*", "string", "",
-           "Any other librdkafka property, passed through unchanged.");
+          "Any other librdkafka property, passed through unchanged.");
 }
 
 void lf_conf_print_markdown(FILE *out) {

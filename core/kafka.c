@@ -93,9 +93,8 @@ const char *lf_kafka_topic_name(const lf_conf_t *conf, lf_topic_t topic,
 }
 
 lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,
-                             size_t ntopics, int from_beginning,
-                             int timeout_ms, char *errstr,
-                             size_t errstr_size) {
+                             size_t ntopics, int from_beginning, int timeout_ms,
+                             char *errstr, size_t errstr_size) {
   lf_err_t err = LF_OK;
   const struct rd_kafka_metadata *md = NULL;
   rd_kafka_topic_partition_list_t *parts =
@@ -157,11 +156,11 @@ lf_err_t lf_kafka_produce_bytes(rd_kafka_t *producer, const char *topic,
   for (;;) {
     kerr = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic),
-        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE(buf, len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
         RD_KAFKA_V_HEADER(LF_HDR_TRACEPARENT, tp, LF_TRACEPARENT_LEN),
-        RD_KAFKA_V_HEADER(LF_HDR_TYPE, type, -1),
-        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADER(LF_HDR_TYPE, type, -1), RD_KAFKA_V_OPAQUE(msg_opaque),
+        RD_KAFKA_V_END);
     if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
       break;
     rd_kafka_poll(producer, 10); /* serve delivery reports to make room */
@@ -185,10 +184,9 @@ lf_err_t lf_kafka_produce(rd_kafka_t *producer, const char *topic,
              msg->descriptor->name);
     return LF_ERR_NOMEM;
   }
-  lf_err_t err = lf_kafka_produce_bytes(producer, topic, key, buf, len,
-                                        msg->descriptor->name, parent_tp,
-                                        parent_tp_len, msg_opaque, errstr,
-                                        errstr_size);
+  lf_err_t err = lf_kafka_produce_bytes(
+      producer, topic, key, buf, len, msg->descriptor->name, parent_tp,
+      parent_tp_len, msg_opaque, errstr, errstr_size);
   if (err)
     free(buf);
   return err;

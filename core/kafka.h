@@ -28,8 +28,8 @@ const char *lf_kafka_topic_name(const lf_conf_t *conf, lf_topic_t topic,
 /* Assigns every partition of the topics to a consumer without a group, at
  * the log end (to follow what comes next) or at the beginning. */
 lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,
-                             size_t ntopics, int from_beginning,
-                             int timeout_ms, char *errstr, size_t errstr_size);
+                             size_t ntopics, int from_beginning, int timeout_ms,
+                             char *errstr, size_t errstr_size);
 
 /* Produces one message (encoded here) keyed by key with a traceparent
  * header (a child of parent when given) and the type header. */

@@ -5,15 +5,15 @@
 
 typedef enum lf_err {
   LF_OK = 0,
-  LF_ERR_INVALID,    /* bad argument, configuration or input */
-  LF_ERR_NOENT,      /* no such key, file or record */
-  LF_ERR_NOMEM,      /* allocation failed */
-  LF_ERR_IO,         /* file or process error */
-  LF_ERR_KAFKA,      /* Kafka client or broker error */
-  LF_ERR_REDIS_CONN, /* Redis connection lost or unreachable: retry later */
-  LF_ERR_REDIS_REPLY,/* Redis answered with an error reply */
+  LF_ERR_INVALID,     /* bad argument, configuration or input */
+  LF_ERR_NOENT,       /* no such key, file or record */
+  LF_ERR_NOMEM,       /* allocation failed */
+  LF_ERR_IO,          /* file or process error */
+  LF_ERR_KAFKA,       /* Kafka client or broker error */
+  LF_ERR_REDIS_CONN,  /* Redis connection lost or unreachable: retry later */
+  LF_ERR_REDIS_REPLY, /* Redis answered with an error reply */
   LF_ERR_TIMEOUT,
-  LF_ERR_DONE,       /* nothing more to do (e.g. `-X list` printed) */
+  LF_ERR_DONE, /* nothing more to do (e.g. `-X list` printed) */
 } lf_err_t;
 
 const char *lf_err_str(lf_err_t err);

@@ -12,7 +12,9 @@ static atomic_int json_format = 0;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-void lf_log_set_level(lf_log_level_t level) { atomic_store(&min_level, level); }
+void lf_log_set_level(lf_log_level_t level) {
+  atomic_store(&min_level, level);
+}
 
 int lf_log_enabled(lf_log_level_t level) {
   return (int)level >= atomic_load(&min_level);
@@ -55,14 +57,15 @@ void lf_log(lf_log_level_t level, const char *who, const char *fmt, ...) {
   va_end(ap);
   timestamp(ts, sizeof(ts));
   if (atomic_load(&json_format)) {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level",
-                          level_names[level], "who", who ? who : "lamfleet",
-                          "msg", msg);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
+                  "who", who ? who : "lamfleet", "msg", msg);
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (line)
       fprintf(stderr, "%s\n", line);
     else /* msg was not valid UTF-8 or memory ran out: keep the event. */
-      fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(unencodable)\"}\n",
+      fprintf(stderr,
+              "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(unencodable)\"}\n",
               ts, level_names[level]);
     free(line);
     json_decref(o);

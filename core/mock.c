@@ -65,7 +65,9 @@ const char *lf_mock_bootstraps(const lf_mock_t *m) {
   return rd_kafka_mock_cluster_bootstraps(m->cluster);
 }
 
-rd_kafka_mock_cluster_t *lf_mock_cluster(lf_mock_t *m) { return m->cluster; }
+rd_kafka_mock_cluster_t *lf_mock_cluster(lf_mock_t *m) {
+  return m->cluster;
+}
 
 lf_err_t lf_mock_topic_create(lf_mock_t *m, const char *topic, int partitions,
                               char *errstr, size_t errstr_size) {

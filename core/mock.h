@@ -13,8 +13,7 @@ typedef struct lf_mock lf_mock_t;
 
 /* Starts brokers and creates every fleet topic under topic.prefix with
  * dev.partitions partitions. */
-lf_mock_t *lf_mock_new(const lf_conf_t *conf, char *errstr,
-                       size_t errstr_size);
+lf_mock_t *lf_mock_new(const lf_conf_t *conf, char *errstr, size_t errstr_size);
 void lf_mock_destroy(lf_mock_t *m);
 
 const char *lf_mock_bootstraps(const lf_mock_t *m);

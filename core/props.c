@@ -70,8 +70,8 @@ const lf_prop_t lf_props[] = {
      "Consumer group of the planners."},
     {"planner.backend", LF_PROP_ENUM, "playbook", 0, 0, "playbook", 0,
      "How goals become actions: playbook (offline, deterministic)."},
-    {"planner.playbook", LF_PROP_STR, "${examples}/playbook.json", 0, 0,
-     NULL, 0, "Playbook file of the playbook backend."},
+    {"planner.playbook", LF_PROP_STR, "${examples}/playbook.json", 0, 0, NULL,
+     0, "Playbook file of the playbook backend."},
     {"planner.max.steps", LF_PROP_INT, "20", 1, 10000, NULL, 0,
      "Step limit of a goal that does not set max_steps."},
     {"planner.state.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
@@ -80,8 +80,8 @@ const lf_prop_t lf_props[] = {
     /* Guard */
     {"guard.group.id", LF_PROP_STR, "lamfleet-guard", 0, 0, NULL, 0,
      "Consumer group of the guards."},
-    {"guard.catalog", LF_PROP_STR, "${examples}/catalog.json", 0, 0,
-     NULL, 0, "Catalog of the actions the guard lets through."},
+    {"guard.catalog", LF_PROP_STR, "${examples}/catalog.json", 0, 0, NULL, 0,
+     "Catalog of the actions the guard lets through."},
     {"guard.idempotency.ttl.ms", LF_PROP_INT, "86400000", 1000, I64, NULL, 0,
      "How long an idempotency key stays reserved."},
 

@@ -16,7 +16,7 @@ typedef struct lf_prop {
   const char *name;
   lf_prop_type_t type;
   const char *def;
-  int64_t min, max; /* LF_PROP_INT */
+  int64_t min, max;  /* LF_PROP_INT */
   const char *enums; /* LF_PROP_ENUM: "a|b|c" */
   int kafka_roles;   /* kafka.* entries: lf_kafka_role_t bits */
   const char *desc;

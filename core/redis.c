@@ -111,8 +111,12 @@ void lf_redis_destroy(lf_redis_t *r) {
   free(r);
 }
 
-const char *lf_redis_address(const lf_redis_t *r) { return r->address; }
-const char *lf_redis_prefix(const lf_redis_t *r) { return r->prefix; }
+const char *lf_redis_address(const lf_redis_t *r) {
+  return r->address;
+}
+const char *lf_redis_prefix(const lf_redis_t *r) {
+  return r->prefix;
+}
 
 /* Sends one set-up command on a fresh connection. */
 static lf_err_t setup_cmd(lf_redis_t *r, char *errstr, size_t errstr_size,

@@ -50,11 +50,14 @@ static void child(const char *program, const lf_redis_server_t *s, int port) {
     dup2(fd, 2);
     close(fd);
   }
-  const char *argv[] = {program,   "--port",       portstr,  "--bind",
-                        "127.0.0.1", "--save",     "",        "--appendonly",
-                        "no",      "--dir",        s->dir,   "--daemonize",
-                        "no",      s->sock[0] ? "--unixsocket" : NULL,
-                        s->sock,   NULL};
+  const char *argv[] = {program,     "--port",
+                        portstr,     "--bind",
+                        "127.0.0.1", "--save",
+                        "",          "--appendonly",
+                        "no",        "--dir",
+                        s->dir,      "--daemonize",
+                        "no",        s->sock[0] ? "--unixsocket" : NULL,
+                        s->sock,     NULL};
   execvp(program, (char *const *)argv);
   fprintf(stderr, "exec %s: %s\n", program, strerror(errno));
   _exit(127);
@@ -194,5 +197,9 @@ void lf_redis_server_stop(lf_redis_server_t *s) {
   free(s);
 }
 
-const char *lf_redis_server_url(const lf_redis_server_t *s) { return s->url; }
-pid_t lf_redis_server_pid(const lf_redis_server_t *s) { return s->pid; }
+const char *lf_redis_server_url(const lf_redis_server_t *s) {
+  return s->url;
+}
+pid_t lf_redis_server_pid(const lf_redis_server_t *s) {
+  return s->pid;
+}

@@ -40,8 +40,12 @@ static int64_t clock_ms(clockid_t id) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t lf_now_ms(void) { return clock_ms(CLOCK_REALTIME); }
-int64_t lf_monotonic_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+int64_t lf_now_ms(void) {
+  return clock_ms(CLOCK_REALTIME);
+}
+int64_t lf_monotonic_ms(void) {
+  return clock_ms(CLOCK_MONOTONIC);
+}
 
 void lf_sleep_ms(int64_t ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};

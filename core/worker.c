@@ -50,7 +50,8 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
              atomic_fetch_add(&worker_seq, 1));
   }
   for (int t = 0; t < LF_TOPIC__CNT; t++)
-    lf_kafka_topic_name(conf, (lf_topic_t)t, w->topics[t], sizeof(w->topics[t]));
+    lf_kafka_topic_name(conf, (lf_topic_t)t, w->topics[t],
+                        sizeof(w->topics[t]));
   w->batch_size = (size_t)lf_conf_get_int(conf, "worker.batch.size");
   w->batch = calloc(w->batch_size, sizeof(*w->batch));
   w->msgs = calloc(w->batch_size, sizeof(*w->msgs));
@@ -91,9 +92,15 @@ void lf_worker_destroy(lf_worker_t *w) {
   free(w);
 }
 
-void lf_worker_stop(lf_worker_t *w) { atomic_store(&w->stop, 1); }
-const lf_conf_t *lf_worker_conf(const lf_worker_t *w) { return w->conf; }
-const char *lf_worker_id(const lf_worker_t *w) { return w->id; }
+void lf_worker_stop(lf_worker_t *w) {
+  atomic_store(&w->stop, 1);
+}
+const lf_conf_t *lf_worker_conf(const lf_worker_t *w) {
+  return w->conf;
+}
+const char *lf_worker_id(const lf_worker_t *w) {
+  return w->id;
+}
 const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t t) {
   return w->topics[t];
 }
@@ -176,6 +183,6 @@ lf_err_t lf_out_dead_letter(lf_out_t *out, const lf_msg_t *msg,
   lf_warn(out->w->id, "dead letter from %s [%d] @%lld: %s", msg->topic_name,
           (int)msg->partition, (long long)msg->offset, reason);
   lf_worker_count(out->w, "dead_letters", 1);
-  return lf_out_produce(out, msg, LF_TOPIC_DLQ, klen ? key : NULL,
-                        &dl.base, errstr, errstr_size);
+  return lf_out_produce(out, msg, LF_TOPIC_DLQ, klen ? key : NULL, &dl.base,
+                        errstr, errstr_size);
 }

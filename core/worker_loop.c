@@ -38,7 +38,8 @@ static size_t fetch(lf_worker_t *w) {
   size_t n = 0;
   int timeout = (int)lf_conf_get_int(w->conf, "worker.poll.timeout.ms");
   while (n < w->batch_size) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, n ? 0 : timeout);
+    rd_kafka_message_t *m =
+        rd_kafka_consumer_poll(w->consumer, n ? 0 : timeout);
     if (!m)
       break;
     if (m->err) {
@@ -138,8 +139,8 @@ static rd_kafka_topic_partition_list_t *positions(lf_worker_t *w, size_t n,
 
 static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
                               size_t errstr_size) {
-  int64_t deadline = lf_monotonic_ms() +
-                     lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
+  int64_t deadline =
+      lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
   while (w->out.outstanding > 0 && lf_monotonic_ms() < deadline)
     rd_kafka_flush(w->producer, 100);
   if (w->out.failed) {
@@ -192,8 +193,8 @@ static lf_err_t process(lf_worker_t *w, size_t n, char *errstr,
   int k = decode(w, n, errstr, errstr_size);
   lf_err_t err = k < 0 ? LF_ERR_KAFKA : LF_OK;
   if (!err && k > 0)
-    err = w->h->handle(w->ctx, w->msgs, (size_t)k, &w->out, errstr,
-                       errstr_size);
+    err =
+        w->h->handle(w->ctx, w->msgs, (size_t)k, &w->out, errstr, errstr_size);
   if (!err)
     err = wait_delivery(w, errstr, errstr_size);
   /* The handler may still refer to the decoded records here. */
@@ -215,7 +216,8 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
   lf_err_t err = subscribe(w, errstr, errstr_size);
   if (err)
     return err;
-  lf_info(w->id, "consuming as group %s", lf_conf_get(w->conf, w->h->group_key));
+  lf_info(w->id, "consuming as group %s",
+          lf_conf_get(w->conf, w->h->group_key));
   int64_t base = lf_conf_get_int(w->conf, "worker.retry.backoff.ms");
   int64_t max = lf_conf_get_int(w->conf, "worker.retry.backoff.max.ms");
   int64_t wait = base;

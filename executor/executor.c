@@ -64,8 +64,8 @@ static lf_err_t run(executor_t *x, const lf_verdict_t *v, job_t *job) {
     snprintf(error, sizeof(error), "arguments are not a JSON object");
   else if (fn(lf_worker_conf(x->w), args, &result, error, sizeof(error)) == 0)
     error[0] = '\0';
-  char *result_json = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY)
-                             : NULL;
+  char *result_json =
+      result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
   o.goal_id = a->goal_id;
   o.action_id = a->action_id;
   o.action_name = a->name;
@@ -131,11 +131,10 @@ static lf_err_t store_new(executor_t *x, job_t *jobs, size_t n, char *errstr,
   lf_err_t err = LF_OK;
   for (size_t i = 0; i < n && !err; i++)
     if (jobs[i].store)
-      err = lf_redis_append(x->redis, errstr, errstr_size,
-                            "SET %sobs:%s:%s %b EX %lld", prefix,
-                            jobs[i].v->action->tenant,
-                            jobs[i].v->idempotency_key, jobs[i].obs,
-                            jobs[i].obs_len, (long long)x->ttl_s);
+      err = lf_redis_append(
+          x->redis, errstr, errstr_size, "SET %sobs:%s:%s %b EX %lld", prefix,
+          jobs[i].v->action->tenant, jobs[i].v->idempotency_key, jobs[i].obs,
+          jobs[i].obs_len, (long long)x->ttl_s);
   for (size_t i = 0; i < n && !err; i++) {
     redisReply *r;
     if (jobs[i].store &&
@@ -165,8 +164,8 @@ static lf_err_t prepare(executor_t *x, const lf_msg_t *msgs, size_t n,
   return LF_OK;
 }
 
-static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n,
-                       lf_out_t *out, char *errstr, size_t errstr_size) {
+static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
+                       char *errstr, size_t errstr_size) {
   executor_t *x = ctx;
   lf_err_t err = LF_OK;
   if (n > x->cap) {
@@ -186,7 +185,8 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n,
     const job_t *prev;
     if (!jobs[i].v || jobs[i].obs)
       continue;
-    if ((prev = earlier(jobs, i)) && (jobs[i].obs = malloc(prev->obs_len + 1))) {
+    if ((prev = earlier(jobs, i)) &&
+        (jobs[i].obs = malloc(prev->obs_len + 1))) {
       memcpy(jobs[i].obs, prev->obs, prev->obs_len);
       jobs[i].obs_len = prev->obs_len;
       jobs[i].replayed = 1;
@@ -205,9 +205,10 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n,
       continue;
     if (jobs[i].replayed) {
       lf_worker_count(x->w, "replays", 1);
-      lf_info(lf_worker_id(x->w), "action %s (key %s) already ran: "
-              "republishing its observation", jobs[i].v->action->action_id,
-              jobs[i].v->idempotency_key);
+      lf_info(lf_worker_id(x->w),
+              "action %s (key %s) already ran: "
+              "republishing its observation",
+              jobs[i].v->action->action_id, jobs[i].v->idempotency_key);
     }
     err = lf_out_produce_bytes(out, &msgs[i], LF_TOPIC_OBSERVATIONS,
                                jobs[i].v->action->goal_id, jobs[i].obs,

@@ -74,7 +74,8 @@ lf_catalog_t *lf_catalog_parse(const char *text, const char *origin,
              origin);
     goto fail;
   }
-  const char *version = json_string_value(json_object_get(cat->root, "version"));
+  const char *version =
+      json_string_value(json_object_get(cat->root, "version"));
   if (!(cat->version = strdup(version ? version : "unversioned")))
     goto nomem;
   cat->n = json_array_size(list);
@@ -110,8 +111,12 @@ lf_catalog_t *lf_catalog_load(const char *path, char *errstr,
   return cat;
 }
 
-const char *lf_catalog_version(const lf_catalog_t *cat) { return cat->version; }
-size_t lf_catalog_count(const lf_catalog_t *cat) { return cat->n; }
+const char *lf_catalog_version(const lf_catalog_t *cat) {
+  return cat->version;
+}
+size_t lf_catalog_count(const lf_catalog_t *cat) {
+  return cat->n;
+}
 
 const lf_catalog_action_t *lf_catalog_find(const lf_catalog_t *cat,
                                            const char *name) {
@@ -194,9 +199,9 @@ static lf_err_t check_object(const json_t *schema, json_t *args,
                            key);
     else if (type && !any_type_matches(type, v)) {
       char *want = json_dumps(type, JSON_COMPACT | JSON_ENCODE_ANY);
-      err = lf_reasons_add(reasons, "type_error", path,
-                           "%s: expected %s, got %s", path,
-                           want ? want : "another type", json_type_name(v));
+      err =
+          lf_reasons_add(reasons, "type_error", path, "%s: expected %s, got %s",
+                         path, want ? want : "another type", json_type_name(v));
       free(want);
     }
     if (err)
@@ -210,9 +215,9 @@ lf_err_t lf_catalog_check_args(const lf_catalog_action_t *action,
                                lf_reasons_t *reasons, json_t **args_out) {
   json_error_t jerr;
   size_t before = reasons->n;
-  json_t *args = json_loads(arguments_json && *arguments_json ? arguments_json
-                                                              : "{}",
-                            JSON_REJECT_DUPLICATES, &jerr);
+  json_t *args =
+      json_loads(arguments_json && *arguments_json ? arguments_json : "{}",
+                 JSON_REJECT_DUPLICATES, &jerr);
   if (!args)
     return lf_reasons_add(reasons, "malformed_arguments", "",
                           "arguments are not valid JSON: %s at column %d",

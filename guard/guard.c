@@ -19,10 +19,10 @@ typedef struct guard {
   struct decision {
     lf_reasons_t reasons;
     char key[KEY_MAX];
-    int reserve;             /* passed the checks: needs a reservation */
-    int decision;            /* LF_DECISION_* */
+    int reserve;  /* passed the checks: needs a reservation */
+    int decision; /* LF_DECISION_* */
     char duplicate_of[128];
-  } *d;
+  } * d;
   size_t cap;
 } guard_t;
 
@@ -83,7 +83,8 @@ void lf_guard_idempotency_key(const lf_action_t *a, const json_t *args,
     return;
   }
   char *canon = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
-  size_t len = strlen(a->tenant) + strlen(a->name) + (canon ? strlen(canon) : 0);
+  size_t len =
+      strlen(a->tenant) + strlen(a->name) + (canon ? strlen(canon) : 0);
   char *buf = malloc(len + 3);
   char hex[LF_SHA256_HEX_LEN + 1];
   if (buf) {
@@ -140,10 +141,9 @@ static lf_err_t reserve_all(guard_t *g, const lf_msg_t *msgs, size_t n,
   for (size_t i = 0; i < n && !err; i++) {
     const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
     if (g->d[i].reserve)
-      err = lf_redis_append(g->redis, errstr, errstr_size,
-                            "SET %sidem:%s:%s %s NX PX %lld GET", prefix,
-                            a->tenant, g->d[i].key, a->action_id,
-                            (long long)g->ttl_ms);
+      err = lf_redis_append(
+          g->redis, errstr, errstr_size, "SET %sidem:%s:%s %s NX PX %lld GET",
+          prefix, a->tenant, g->d[i].key, a->action_id, (long long)g->ttl_ms);
   }
   for (size_t i = 0; i < n && !err; i++) {
     const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
@@ -181,8 +181,8 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const struct decision *d,
 
 /* Rejections and duplicates go straight back to the planner. */
 static lf_err_t turn_back(guard_t *g, const lf_msg_t *m,
-                          const struct decision *d, lf_out_t *out,
-                          char *errstr, size_t errstr_size) {
+                          const struct decision *d, lf_out_t *out, char *errstr,
+                          size_t errstr_size) {
   const lf_action_t *a = (const lf_action_t *)m->pb;
   lf_observation_t o = LF_OBSERVATION_INIT;
   char error[600];
@@ -195,8 +195,9 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m,
   if (d->decision == LF_DECISION_DUPLICATE) {
     o.status = LF_OBS_DUPLICATE;
     o.duplicate_of = (char *)d->duplicate_of;
-    snprintf(error, sizeof(error), "duplicate of action %s (key %s): not run again",
-             d->duplicate_of, d->key);
+    snprintf(error, sizeof(error),
+             "duplicate of action %s (key %s): not run again", d->duplicate_of,
+             d->key);
     lf_worker_count(g->w, "duplicates", 1);
   } else {
     o.status = LF_OBS_REJECTED;
@@ -212,8 +213,8 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m,
                         errstr, errstr_size);
 }
 
-static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n,
-                       lf_out_t *out, char *errstr, size_t errstr_size) {
+static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
+                       char *errstr, size_t errstr_size) {
   guard_t *g = ctx;
   lf_err_t err = grow(g, n);
   if (!err)

@@ -72,8 +72,9 @@ static void planner_close(void *ctx) {
 }
 
 static const char *msg_goal_id(const lf_msg_t *m) {
-  return m->topic == LF_TOPIC_GOALS ? ((const lf_goal_t *)m->pb)->goal_id
-                                    : ((const lf_observation_t *)m->pb)->goal_id;
+  return m->topic == LF_TOPIC_GOALS
+             ? ((const lf_goal_t *)m->pb)->goal_id
+             : ((const lf_observation_t *)m->pb)->goal_id;
 }
 
 static slot_t *find_slot(planner_t *p, const char *goal_id) {
@@ -238,7 +239,8 @@ static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_out_t *out,
       "{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:o}", "tenant",
       *g->tenant ? g->tenant : "default", "text", g->text, "play",
       play >= 0 ? lf_playbook_name(p->playbook, play) : "", "step", 0,
-      "max_steps", (json_int_t)(g->max_steps ? g->max_steps : p->default_max_steps),
+      "max_steps",
+      (json_int_t)(g->max_steps ? g->max_steps : p->default_max_steps),
       "deadline_ms", (json_int_t)g->deadline_ms, "status", "running",
       "captures", captures ? captures : json_array());
   if (!s->state) {
@@ -288,8 +290,8 @@ static lf_err_t on_observation(planner_t *p, const lf_msg_t *m, lf_out_t *out,
   }
 }
 
-static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n,
-                       lf_out_t *out, char *errstr, size_t errstr_size) {
+static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
+                       char *errstr, size_t errstr_size) {
   planner_t *p = ctx;
   lf_err_t err = load_states(p, msgs, n, errstr, errstr_size);
   for (size_t i = 0; i < n && !err; i++)

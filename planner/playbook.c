@@ -54,8 +54,8 @@ static const char *var(const char *name, size_t n, const lf_play_vars_t *vars,
   if (n == 1 && name[0] >= '0' && name[0] <= '9') {
     if (!vars)
       return "";
-    const char *s = json_string_value(json_array_get(vars->captures,
-                                                     (size_t)(name[0] - '0')));
+    const char *s = json_string_value(
+        json_array_get(vars->captures, (size_t)(name[0] - '0')));
     return s ? s : "";
   }
 #define IS(lit) (n == sizeof(lit) - 1 && !strncmp(name, lit, n))
@@ -87,8 +87,8 @@ static char *expand(const char *tmpl, const lf_play_vars_t *vars, char *bad,
       break;
     }
     put(&b, p, (size_t)(open - p));
-    const char *v = var(open + 2, (size_t)(close - open - 2), vars, num,
-                        sizeof(num));
+    const char *v =
+        var(open + 2, (size_t)(close - open - 2), vars, num, sizeof(num));
     if (!v) {
       snprintf(bad, bad_size, "%.*s", (int)(close - open + 2), open);
       free(b.s);
@@ -114,9 +114,9 @@ static json_t *render(const json_t *v, const lf_play_vars_t *vars, char *bad,
     free(s);
     return out;
   }
-  json_t *copy = json_is_object(v) ? json_object() : json_is_array(v)
-                                                         ? json_array()
-                                                         : json_deep_copy(v);
+  json_t *copy = json_is_object(v)  ? json_object()
+                 : json_is_array(v) ? json_array()
+                                    : json_deep_copy(v);
   const char *key;
   size_t i;
   json_t *item;
@@ -159,9 +159,9 @@ static int check_step(const json_t *step, const char *origin, const char *play,
   }
   json_t *r = render(args ? args : json_object_get(step, "action"), NULL, bad,
                      sizeof(bad));
-  char *s = json_is_string(key) ? expand(json_string_value(key), NULL, bad,
-                                         sizeof(bad))
-                                : NULL;
+  char *s = json_is_string(key)
+                ? expand(json_string_value(key), NULL, bad, sizeof(bad))
+                : NULL;
   json_decref(r);
   free(s);
   if (bad[0]) {
@@ -282,7 +282,8 @@ int lf_playbook_match(const lf_playbook_t *pb, const char *text,
     json_t *caps = json_array();
     for (int g = 0; caps && g < MAX_GROUPS && m[g].rm_so >= 0; g++)
       json_array_append_new(
-          caps, json_stringn(text + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so)));
+          caps,
+          json_stringn(text + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so)));
     *captures = caps;
     return caps ? (int)i : -1;
   }

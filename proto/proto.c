@@ -57,7 +57,9 @@ uint8_t *lf_proto_encode(const ProtobufCMessage *msg, size_t *lenp) {
   return buf;
 }
 
-static int empty(const char *s) { return !s || !*s; }
+static int empty(const char *s) {
+  return !s || !*s;
+}
 
 /* Identifying fields without which a record cannot be routed or acted on. */
 static const char *missing_field(const ProtobufCMessage *m) {

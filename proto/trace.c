@@ -24,8 +24,8 @@ static void random_bytes(unsigned char *b, size_t n) {
 }
 
 int lf_trace_valid(const char *tp, size_t len) {
-  if (!tp || len != LF_TRACEPARENT_LEN || memcmp(tp, "00-", 3) || tp[35] != '-' ||
-      tp[52] != '-')
+  if (!tp || len != LF_TRACEPARENT_LEN || memcmp(tp, "00-", 3) ||
+      tp[35] != '-' || tp[52] != '-')
     return 0;
   for (size_t i = 3; i < len; i++) {
     if (i == 35 || i == 52)

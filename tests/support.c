@@ -31,9 +31,8 @@ void lf_test_env_start(lf_test_env_t *env, unsigned workers) {
   env->stack = lf_stack_start(env->conf, workers, errstr, sizeof(errstr));
   if (!env->stack)
     ck_abort_msg("cannot start the embedded stack: %s", errstr);
-  env->producer =
-      lf_kafka_producer_new(env->conf, "lamfleet-test", NULL, errstr,
-                            sizeof(errstr));
+  env->producer = lf_kafka_producer_new(env->conf, "lamfleet-test", NULL,
+                                        errstr, sizeof(errstr));
   if (!env->producer)
     ck_abort_msg("producer: %s", errstr);
 }
@@ -114,8 +113,8 @@ static void record_free(lf_test_record_t *r) {
   free(r->value);
 }
 
-lf_test_records_t lf_test_read(lf_test_env_t *env, lf_topic_t topic,
-                               size_t min, int timeout_ms,
+lf_test_records_t lf_test_read(lf_test_env_t *env, lf_topic_t topic, size_t min,
+                               int timeout_ms,
                                int (*match)(const lf_test_record_t *, void *),
                                void *opaque) {
   char errstr[512], name[256];
@@ -123,8 +122,9 @@ lf_test_records_t lf_test_read(lf_test_env_t *env, lf_topic_t topic,
       lf_kafka_topic_name(env->conf, topic, name, sizeof(name))};
   lf_test_records_t out = {0};
   size_t cap = 0;
-  rd_kafka_t *c = lf_kafka_consumer_new(env->conf, "lamfleet-test-reader",
-                                        "lamfleet-test", errstr, sizeof(errstr));
+  rd_kafka_t *c =
+      lf_kafka_consumer_new(env->conf, "lamfleet-test-reader", "lamfleet-test",
+                            errstr, sizeof(errstr));
   if (!c || lf_kafka_assign_all(c, topics, 1, 1, 10000, errstr, sizeof(errstr)))
     ck_abort_msg("reader for %s: %s", name, errstr);
   int64_t deadline = lf_monotonic_ms() + timeout_ms;

@@ -49,8 +49,8 @@ typedef struct lf_test_records {
 /* Reads a topic from the beginning until it holds at least min records
  * matching (when match is non-NULL) or timeout_ms passes. Returns all
  * records read that match. */
-lf_test_records_t lf_test_read(lf_test_env_t *env, lf_topic_t topic,
-                               size_t min, int timeout_ms,
+lf_test_records_t lf_test_read(lf_test_env_t *env, lf_topic_t topic, size_t min,
+                               int timeout_ms,
                                int (*match)(const lf_test_record_t *, void *),
                                void *opaque);
 void lf_test_records_free(lf_test_records_t *r);

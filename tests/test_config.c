@@ -14,9 +14,12 @@ START_TEST(defaults_and_types) {
   ck_assert_int_eq(lf_conf_get_int(c, "worker.batch.size"), 256);
   ck_assert_int_eq(lf_conf_get_bool(c, "kafka.enable.idempotence"), 1);
   ck_assert_int_eq(lf_conf_is_set(c, "redis.url"), 0);
-  ck_assert_int_eq(lf_conf_set(c, "worker.batch.size", "12", errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(
+      lf_conf_set(c, "worker.batch.size", "12", errstr, sizeof(errstr)), LF_OK);
   ck_assert_int_eq(lf_conf_get_int(c, "worker.batch.size"), 12);
-  ck_assert_int_eq(lf_conf_set(c, "redis.url", "unix:///tmp/x", errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(
+      lf_conf_set(c, "redis.url", "unix:///tmp/x", errstr, sizeof(errstr)),
+      LF_OK);
   ck_assert_int_eq(lf_conf_is_set(c, "redis.url"), 1);
   lf_conf_destroy(c);
 }
@@ -24,16 +27,26 @@ END_TEST
 
 START_TEST(rejects_bad_values_with_the_key_named) {
   lf_conf_t *c = lf_conf_new();
-  ck_assert_int_eq(lf_conf_set(c, "no.such.key", "1", errstr, sizeof(errstr)), LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_set(c, "no.such.key", "1", errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(errstr, "no.such.key"));
-  ck_assert_int_eq(lf_conf_set(c, "worker.batch.size", "lots", errstr, sizeof(errstr)), LF_ERR_INVALID);
+  ck_assert_int_eq(
+      lf_conf_set(c, "worker.batch.size", "lots", errstr, sizeof(errstr)),
+      LF_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(errstr, "worker.batch.size"));
-  ck_assert_int_eq(lf_conf_set(c, "worker.batch.size", "0", errstr, sizeof(errstr)), LF_ERR_INVALID);
-  ck_assert_int_eq(lf_conf_set(c, "log.format", "xml", errstr, sizeof(errstr)), LF_ERR_INVALID);
+  ck_assert_int_eq(
+      lf_conf_set(c, "worker.batch.size", "0", errstr, sizeof(errstr)),
+      LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_set(c, "log.format", "xml", errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(errstr, "text|json"));
-  ck_assert_int_eq(lf_conf_set(c, "kafka.enable.idempotence", "maybe", errstr, sizeof(errstr)), LF_ERR_INVALID);
-  ck_assert_int_eq(lf_conf_set_kv(c, "novalue", errstr, sizeof(errstr)), LF_ERR_INVALID);
-  ck_assert_int_eq(lf_conf_set(c, "kafka.", "x", errstr, sizeof(errstr)), LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_set(c, "kafka.enable.idempotence", "maybe", errstr,
+                               sizeof(errstr)),
+                   LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_set_kv(c, "novalue", errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_set(c, "kafka.", "x", errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
   /* a rejected value leaves the old one */
   ck_assert_int_eq(lf_conf_get_int(c, "worker.batch.size"), 256);
   lf_conf_destroy(c);
@@ -51,20 +64,28 @@ static lf_err_t collect(void *opaque, const char *key, const char *value,
 START_TEST(kafka_passthrough_by_role) {
   char seen[2048] = "";
   lf_conf_t *c = lf_conf_new();
-  ck_assert_int_eq(lf_conf_set(c, "kafka.security.protocol", "SASL_SSL", errstr, sizeof(errstr)), LF_OK);
-  ck_assert_int_eq(lf_conf_set(c, "kafka.linger.ms", "0", errstr, sizeof(errstr)), LF_OK);
-  ck_assert_int_eq(lf_conf_kafka_foreach(c, LF_KAFKA_CONSUMER, collect, seen, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(lf_conf_set(c, "kafka.security.protocol", "SASL_SSL", errstr,
+                               sizeof(errstr)),
+                   LF_OK);
+  ck_assert_int_eq(
+      lf_conf_set(c, "kafka.linger.ms", "0", errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(lf_conf_kafka_foreach(c, LF_KAFKA_CONSUMER, collect, seen,
+                                         errstr, sizeof(errstr)),
+                   LF_OK);
   ck_assert_ptr_nonnull(strstr(seen, "fetch.wait.max.ms=5;"));
   ck_assert_ptr_nonnull(strstr(seen, "security.protocol=SASL_SSL;"));
   ck_assert_ptr_null(strstr(seen, "linger.ms")); /* producer-only */
   seen[0] = '\0';
-  ck_assert_int_eq(lf_conf_kafka_foreach(c, LF_KAFKA_PRODUCER, collect, seen, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(lf_conf_kafka_foreach(c, LF_KAFKA_PRODUCER, collect, seen,
+                                         errstr, sizeof(errstr)),
+                   LF_OK);
   ck_assert_ptr_nonnull(strstr(seen, "linger.ms=0;"));
   ck_assert_ptr_nonnull(strstr(seen, "acks=all;"));
   ck_assert_ptr_null(strstr(seen, "fetch.wait.max.ms"));
   lf_conf_t *copy = lf_conf_dup(c);
   seen[0] = '\0';
-  lf_conf_kafka_foreach(copy, LF_KAFKA_PRODUCER, collect, seen, errstr, sizeof(errstr));
+  lf_conf_kafka_foreach(copy, LF_KAFKA_PRODUCER, collect, seen, errstr,
+                        sizeof(errstr));
   ck_assert_ptr_nonnull(strstr(seen, "security.protocol=SASL_SSL;"));
   lf_conf_destroy(copy);
   lf_conf_destroy(c);
@@ -79,12 +100,15 @@ START_TEST(file_errors_name_file_and_line) {
   fputs("# comment\n\nworker.batch.size = 64\nlog.level=loud\n", f);
   fclose(f);
   lf_conf_t *c = lf_conf_new();
-  ck_assert_int_eq(lf_conf_load_file(c, path, errstr, sizeof(errstr)), LF_ERR_INVALID);
-  ck_assert_msg(strstr(errstr, path) && strstr(errstr, ":4:") && strstr(errstr, "log.level"),
+  ck_assert_int_eq(lf_conf_load_file(c, path, errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
+  ck_assert_msg(strstr(errstr, path) && strstr(errstr, ":4:") &&
+                    strstr(errstr, "log.level"),
                 "got: %s", errstr);
   ck_assert_int_eq(lf_conf_get_int(c, "worker.batch.size"), 64);
   unlink(path);
-  ck_assert_int_eq(lf_conf_load_file(c, path, errstr, sizeof(errstr)), LF_ERR_IO);
+  ck_assert_int_eq(lf_conf_load_file(c, path, errstr, sizeof(errstr)),
+                   LF_ERR_IO);
   ck_assert_ptr_nonnull(strstr(errstr, path));
   lf_conf_destroy(c);
 }
@@ -94,20 +118,23 @@ START_TEST(later_sources_win) {
   char path[] = "/tmp/lamfleet-conf-XXXXXX";
   int fd = mkstemp(path);
   FILE *f = fdopen(fd, "w");
-  fputs("worker.batch.size=10\ntopic.prefix=file.\nredis.key.prefix=file:\n", f);
+  fputs("worker.batch.size=10\ntopic.prefix=file.\nredis.key.prefix=file:\n",
+        f);
   fclose(f);
   setenv("LAMFLEET_TOPIC_PREFIX", "env.", 1);
   setenv("LAMFLEET_REDIS_KEY_PREFIX", "env:", 1);
-  char *argv[] = {"prog", "-c", path, "-X", "redis.key.prefix=flag:", "-b",
-                  "host:9092", "rest", NULL};
+  char *argv[] = {"prog", "-c",        path,   "-X", "redis.key.prefix=flag:",
+                  "-b",   "host:9092", "rest", NULL};
   int argc = 8;
   lf_conf_t *c = lf_conf_new();
-  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv, errstr, sizeof(errstr)),
+                   LF_OK);
   ck_assert_int_eq(argc, 2);
   ck_assert_str_eq(argv[1], "rest");
-  ck_assert_int_eq(lf_conf_get_int(c, "worker.batch.size"), 10);      /* file */
-  ck_assert_str_eq(lf_conf_get(c, "topic.prefix"), "env.");           /* env over file */
-  ck_assert_str_eq(lf_conf_get(c, "redis.key.prefix"), "flag:");      /* flag over env */
+  ck_assert_int_eq(lf_conf_get_int(c, "worker.batch.size"), 10); /* file */
+  ck_assert_str_eq(lf_conf_get(c, "topic.prefix"), "env."); /* env over file */
+  ck_assert_str_eq(lf_conf_get(c, "redis.key.prefix"),
+                   "flag:"); /* flag over env */
   ck_assert_str_eq(lf_conf_get(c, "kafka.bootstrap.servers"), "host:9092");
   lf_conf_destroy(c);
 
@@ -115,8 +142,10 @@ START_TEST(later_sources_win) {
   char *argv2[] = {"prog", NULL};
   argc = 1;
   c = lf_conf_new();
-  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv2, errstr, sizeof(errstr)), LF_ERR_INVALID);
-  ck_assert_msg(strstr(errstr, "LAMFLEET_WORKER_BATCH_SIZE"), "got: %s", errstr);
+  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv2, errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
+  ck_assert_msg(strstr(errstr, "LAMFLEET_WORKER_BATCH_SIZE"), "got: %s",
+                errstr);
   lf_conf_destroy(c);
   unsetenv("LAMFLEET_WORKER_BATCH_SIZE");
   unsetenv("LAMFLEET_TOPIC_PREFIX");
@@ -129,11 +158,13 @@ START_TEST(bad_flags) {
   char *argv[] = {"prog", "-X", "nope=1", NULL};
   int argc = 3;
   lf_conf_t *c = lf_conf_new();
-  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv, errstr, sizeof(errstr)), LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv, errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(errstr, "nope"));
   char *argv2[] = {"prog", "-X", NULL};
   argc = 2;
-  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv2, errstr, sizeof(errstr)), LF_ERR_INVALID);
+  ck_assert_int_eq(lf_conf_parse_args(c, &argc, argv2, errstr, sizeof(errstr)),
+                   LF_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(errstr, "-X needs a value"));
   lf_conf_destroy(c);
 }
@@ -146,7 +177,8 @@ START_TEST(list_and_markdown_cover_every_property) {
   lf_conf_print_markdown(f);
   fclose(f);
   ck_assert_ptr_nonnull(strstr(buf, "| `guard.catalog` |"));
-  ck_assert_ptr_nonnull(strstr(buf, "| `kafka.fetch.wait.max.ms` | integer | `5` |"));
+  ck_assert_ptr_nonnull(
+      strstr(buf, "| `kafka.fetch.wait.max.ms` | integer | `5` |"));
   free(buf);
 }
 END_TEST

@@ -8,7 +8,8 @@
 #include "support.h"
 #include "util.h"
 
-#define ALL ((1u << LF_KIND_PLANNER) | (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR))
+#define ALL                                                                    \
+  ((1u << LF_KIND_PLANNER) | (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR))
 #define NGOALS 10
 
 typedef struct goal_set {
@@ -62,7 +63,8 @@ START_TEST(goals_in_results_out) {
   }
   lf_test_submit(&env, "drop database prod", "acme", set.ids[set.n++]);
 
-  lf_test_records_t res = lf_test_read(&env, LF_TOPIC_RESULTS, set.n, 60000, in_set, &set);
+  lf_test_records_t res =
+      lf_test_read(&env, LF_TOPIC_RESULTS, set.n, 60000, in_set, &set);
   ck_assert_uint_eq(res.n, set.n);
   size_t completed = 0, failed = 0;
   for (size_t i = 0; i < res.n; i++) {
@@ -74,7 +76,8 @@ START_TEST(goals_in_results_out) {
     } else {
       failed++;
       ck_assert_str_eq(r->goal_id, set.ids[NGOALS]);
-      ck_assert_msg(strstr(r->error, "drop_database") && strstr(r->error, "rejected"),
+      ck_assert_msg(strstr(r->error, "drop_database") &&
+                        strstr(r->error, "rejected"),
                     "%s", r->error);
     }
   }
@@ -86,14 +89,18 @@ START_TEST(goals_in_results_out) {
   expect_keyed(&env, LF_TOPIC_PROPOSED, &set, 3 * NGOALS + 1);
   expect_keyed(&env, LF_TOPIC_APPROVED, &set, 3 * NGOALS);
   expect_keyed(&env, LF_TOPIC_OBSERVATIONS, &set, 3 * NGOALS + 1);
-  ck_assert_uint_eq(lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_EXECUTOR),
-                                      "executions"), 3 * NGOALS);
+  ck_assert_uint_eq(
+      lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_EXECUTOR),
+                        "executions"),
+      3 * NGOALS);
 
   /* the trace context runs from the goal to its result */
   goal_set_t one = {.n = 1};
   strcpy(one.ids[0], set.ids[0]);
-  lf_test_records_t g = lf_test_read(&env, LF_TOPIC_GOALS, 1, 10000, in_set, &one);
-  lf_test_records_t r = lf_test_read(&env, LF_TOPIC_RESULTS, 1, 10000, in_set, &one);
+  lf_test_records_t g =
+      lf_test_read(&env, LF_TOPIC_GOALS, 1, 10000, in_set, &one);
+  lf_test_records_t r =
+      lf_test_read(&env, LF_TOPIC_RESULTS, 1, 10000, in_set, &one);
   ck_assert_uint_eq(g.n + r.n, 2);
   ck_assert_msg(!memcmp(g.v[0].traceparent, r.v[0].traceparent, 35),
                 "goal %s result %s", g.v[0].traceparent, r.v[0].traceparent);
@@ -117,7 +124,8 @@ START_TEST(same_proposal_twice_runs_once) {
   lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-dup", &a.base);
   lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-dup", &a.base);
 
-  lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 2, 30000, in_set, &set);
+  lf_test_records_t obs =
+      lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 2, 30000, in_set, &set);
   ck_assert_uint_eq(obs.n, 2);
   /* the second is the stored observation of the first run, not a new run */
   ck_assert_uint_eq(obs.v[0].len, obs.v[1].len);
@@ -130,7 +138,8 @@ START_TEST(same_proposal_twice_runs_once) {
 
   /* Redis holds one reservation and one stored observation for the key */
   int port = 0;
-  ck_assert_int_eq(sscanf(lf_stack_redis_url(env.stack), "redis://127.0.0.1:%d", &port), 1);
+  ck_assert_int_eq(
+      sscanf(lf_stack_redis_url(env.stack), "redis://127.0.0.1:%d", &port), 1);
   redisContext *c = redisConnect("127.0.0.1", port);
   ck_assert(c && !c->err);
   redisReply *r = redisCommand(c, "KEYS lamfleet:obs:acme:*");
@@ -161,7 +170,8 @@ END_TEST
 static int is_step(const lf_test_record_t *r, void *opaque) {
   const char **want = opaque; /* goal id, step */
   const lf_action_t *a = (const lf_action_t *)r->pb;
-  return a && !strcmp(a->goal_id, want[0]) && a->step == (unsigned)(want[1][0] - '0');
+  return a && !strcmp(a->goal_id, want[0]) &&
+         a->step == (unsigned)(want[1][0] - '0');
 }
 
 START_TEST(restarted_planner_finishes_the_goal) {
@@ -171,19 +181,22 @@ START_TEST(restarted_planner_finishes_the_goal) {
   lf_test_submit(&env, "count slowly to 3", "acme", goal_id);
   /* step 1 is a 1.5 s sleep: stop the planner while it runs */
   const char *want[2] = {goal_id, "1"};
-  lf_test_records_t p = lf_test_read(&env, LF_TOPIC_PROPOSED, 1, 30000, is_step, want);
+  lf_test_records_t p =
+      lf_test_read(&env, LF_TOPIC_PROPOSED, 1, 30000, is_step, want);
   ck_assert_uint_eq(p.n, 1);
   lf_test_records_free(&p);
   lf_stack_stop_worker(env.stack, LF_KIND_PLANNER);
 
   goal_set_t set = {.n = 1};
   strcpy(set.ids[0], goal_id);
-  lf_test_records_t res = lf_test_read(&env, LF_TOPIC_RESULTS, 1, 2500, in_set, &set);
+  lf_test_records_t res =
+      lf_test_read(&env, LF_TOPIC_RESULTS, 1, 2500, in_set, &set);
   ck_assert_uint_eq(res.n, 0); /* no planner, no progress */
   lf_test_records_free(&res);
 
-  ck_assert_int_eq(lf_stack_start_worker(env.stack, LF_KIND_PLANNER, errstr, sizeof(errstr)),
-                   LF_OK);
+  ck_assert_int_eq(
+      lf_stack_start_worker(env.stack, LF_KIND_PLANNER, errstr, sizeof(errstr)),
+      LF_OK);
   res = lf_test_read(&env, LF_TOPIC_RESULTS, 1, 60000, in_set, &set);
   ck_assert_uint_eq(res.n, 1);
   const lf_result_t *r = (const lf_result_t *)res.v[0].pb;
@@ -192,7 +205,8 @@ START_TEST(restarted_planner_finishes_the_goal) {
   ck_assert_str_eq(r->answer, "counted to 3");
   lf_test_records_free(&res);
   /* each step proposed exactly once, despite the restart */
-  lf_test_records_t all = lf_test_read(&env, LF_TOPIC_PROPOSED, 4, 10000, in_set, &set);
+  lf_test_records_t all =
+      lf_test_read(&env, LF_TOPIC_PROPOSED, 4, 10000, in_set, &set);
   ck_assert_uint_eq(all.n, 4);
   lf_test_records_free(&all);
   lf_test_env_stop(&env);

@@ -11,7 +11,8 @@ static ProtobufCMessage *roundtrip(const ProtobufCMessage *m) {
   size_t len;
   uint8_t *buf = lf_proto_encode(m, &len);
   ck_assert_ptr_nonnull(buf);
-  ProtobufCMessage *back = lf_proto_decode(m->descriptor, buf, len, errstr, sizeof(errstr));
+  ProtobufCMessage *back =
+      lf_proto_decode(m->descriptor, buf, len, errstr, sizeof(errstr));
   free(buf);
   ck_assert_msg(back != NULL, "decode: %s", errstr);
   return back;
@@ -110,17 +111,19 @@ START_TEST(garbage_is_refused_with_a_reason) {
   lf_verdict_t v = LF_VERDICT_INIT; /* no action */
   size_t len;
   uint8_t *buf = lf_proto_encode(&v.base, &len);
-  ck_assert_ptr_null(lf_proto_decode(&lamfleet__v1__verdict__descriptor, buf, len,
-                                     errstr, sizeof(errstr)));
+  ck_assert_ptr_null(lf_proto_decode(&lamfleet__v1__verdict__descriptor, buf,
+                                     len, errstr, sizeof(errstr)));
   ck_assert_msg(strstr(errstr, "action.action_id"), "got: %s", errstr);
   free(buf);
 }
 END_TEST
 
 START_TEST(topics_map_to_types) {
-  ck_assert_str_eq(lf_proto_topic_suffix(LF_TOPIC_PROPOSED), "actions.proposed");
-  ck_assert_int_eq(lf_proto_topic_from_name("lamfleet.", "lamfleet.observations"),
-                   LF_TOPIC_OBSERVATIONS);
+  ck_assert_str_eq(lf_proto_topic_suffix(LF_TOPIC_PROPOSED),
+                   "actions.proposed");
+  ck_assert_int_eq(
+      lf_proto_topic_from_name("lamfleet.", "lamfleet.observations"),
+      LF_TOPIC_OBSERVATIONS);
   ck_assert_int_eq(lf_proto_topic_from_name("lamfleet.", "other.goals"), -1);
   ck_assert_ptr_eq(lf_proto_topic_descriptor(LF_TOPIC_APPROVED),
                    &lamfleet__v1__verdict__descriptor);
@@ -133,9 +136,9 @@ START_TEST(traceparent) {
   ck_assert(lf_trace_valid(a, strlen(a)));
   lf_trace_child(a, strlen(a), b);
   ck_assert(lf_trace_valid(b, strlen(b)));
-  ck_assert(!memcmp(a, b, 35));           /* same trace id */
-  ck_assert(memcmp(a + 36, b + 36, 16));  /* new span id */
-  lf_trace_child("00-bogus", 8, b);       /* invalid parent: new trace */
+  ck_assert(!memcmp(a, b, 35));          /* same trace id */
+  ck_assert(memcmp(a + 36, b + 36, 16)); /* new span id */
+  lf_trace_child("00-bogus", 8, b);      /* invalid parent: new trace */
   ck_assert(lf_trace_valid(b, strlen(b)));
   ck_assert(!lf_trace_valid("00-ABC", 6));
 }

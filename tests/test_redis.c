@@ -12,8 +12,12 @@ static char errstr[512];
 
 static lf_redis_t *connect_to(lf_redis_server_t *srv, const char *timeout_ms) {
   lf_conf_t *conf = lf_test_conf();
-  ck_assert_int_eq(lf_conf_set(conf, "redis.url", lf_redis_server_url(srv), errstr, sizeof(errstr)), LF_OK);
-  ck_assert_int_eq(lf_conf_set(conf, "redis.timeout.ms", timeout_ms, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(lf_conf_set(conf, "redis.url", lf_redis_server_url(srv),
+                               errstr, sizeof(errstr)),
+                   LF_OK);
+  ck_assert_int_eq(
+      lf_conf_set(conf, "redis.timeout.ms", timeout_ms, errstr, sizeof(errstr)),
+      LF_OK);
   lf_redis_t *r = lf_redis_new(conf, errstr, sizeof(errstr));
   ck_assert_msg(r != NULL, "%s", errstr);
   lf_conf_destroy(conf);
@@ -21,7 +25,8 @@ static lf_redis_t *connect_to(lf_redis_server_t *srv, const char *timeout_ms) {
 }
 
 static lf_redis_server_t *start(int unix_socket) {
-  lf_redis_server_t *srv = lf_redis_server_start("redis-server", unix_socket, errstr, sizeof(errstr));
+  lf_redis_server_t *srv = lf_redis_server_start("redis-server", unix_socket,
+                                                 errstr, sizeof(errstr));
   ck_assert_msg(srv != NULL, "%s", errstr);
   return srv;
 }
@@ -30,18 +35,23 @@ START_TEST(error_reply_is_not_a_dead_connection) {
   lf_redis_server_t *srv = start(1);
   lf_redis_t *r = connect_to(srv, "2000");
   redisReply *rep;
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "SET k %s", "text"), LF_OK);
+  ck_assert_int_eq(
+      lf_redis_command(r, &rep, errstr, sizeof(errstr), "SET k %s", "text"),
+      LF_OK);
   freeReplyObject(rep);
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "INCR k"), LF_ERR_REDIS_REPLY);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "INCR k"),
+                   LF_ERR_REDIS_REPLY);
   ck_assert_ptr_null(rep);
   ck_assert_msg(strstr(errstr, "not an integer"), "%s", errstr);
   /* the same connection still answers, in order, through a pipeline */
-  ck_assert_int_eq(lf_redis_append(r, errstr, sizeof(errstr), "SET a 1"), LF_OK);
+  ck_assert_int_eq(lf_redis_append(r, errstr, sizeof(errstr), "SET a 1"),
+                   LF_OK);
   ck_assert_int_eq(lf_redis_append(r, errstr, sizeof(errstr), "INCR k"), LF_OK);
   ck_assert_int_eq(lf_redis_append(r, errstr, sizeof(errstr), "GET a"), LF_OK);
   ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)), LF_OK);
   freeReplyObject(rep);
-  ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)), LF_ERR_REDIS_REPLY);
+  ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)),
+                   LF_ERR_REDIS_REPLY);
   ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)), LF_OK);
   ck_assert_str_eq(rep->str, "1");
   freeReplyObject(rep);
@@ -54,15 +64,19 @@ START_TEST(dead_connection_then_reconnect) {
   lf_redis_server_t *srv = start(0);
   lf_redis_t *r = connect_to(srv, "2000");
   redisReply *rep;
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"), LF_OK);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"),
+                   LF_OK);
   freeReplyObject(rep);
   lf_redis_server_kill(srv);
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"), LF_ERR_REDIS_CONN);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"),
+                   LF_ERR_REDIS_CONN);
   ck_assert_msg(strstr(errstr, lf_redis_address(r)), "%s", errstr);
   /* still down: connecting fails cleanly, every time */
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"), LF_ERR_REDIS_CONN);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"),
+                   LF_ERR_REDIS_CONN);
   ck_assert_int_eq(lf_redis_server_restart(srv, errstr, sizeof(errstr)), LF_OK);
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"), LF_OK);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"),
+                   LF_OK);
   ck_assert_str_eq(rep->str, "PONG");
   freeReplyObject(rep);
   lf_redis_destroy(r);
@@ -77,11 +91,14 @@ START_TEST(hung_server_times_out) {
   ck_assert_int_eq(lf_redis_connect(r, errstr, sizeof(errstr)), LF_OK);
   kill(lf_redis_server_pid(srv), SIGSTOP);
   int64_t t0 = lf_monotonic_ms();
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"), LF_ERR_REDIS_CONN);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"),
+                   LF_ERR_REDIS_CONN);
   int64_t took = lf_monotonic_ms() - t0;
   kill(lf_redis_server_pid(srv), SIGCONT);
-  ck_assert_msg(took < 5000, "a hung server held the call %lld ms", (long long)took);
-  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"), LF_OK);
+  ck_assert_msg(took < 5000, "a hung server held the call %lld ms",
+                (long long)took);
+  ck_assert_int_eq(lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING"),
+                   LF_OK);
   freeReplyObject(rep);
   lf_redis_destroy(r);
   lf_redis_server_stop(srv);
@@ -89,12 +106,15 @@ START_TEST(hung_server_times_out) {
 END_TEST
 
 START_TEST(bad_urls_are_named) {
-  const char *bad[] = {"http://x", "redis://", "redis://h:99999", "redis://h:1/x", "unix://"};
+  const char *bad[] = {"http://x", "redis://", "redis://h:99999",
+                       "redis://h:1/x", "unix://"};
   lf_conf_t *conf = lf_test_conf();
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    ck_assert_int_eq(lf_conf_set(conf, "redis.url", bad[i], errstr, sizeof(errstr)), LF_OK);
+    ck_assert_int_eq(
+        lf_conf_set(conf, "redis.url", bad[i], errstr, sizeof(errstr)), LF_OK);
     ck_assert_ptr_null(lf_redis_new(conf, errstr, sizeof(errstr)));
-    ck_assert_msg(strstr(errstr, "redis.url") && strstr(errstr, bad[i]), "%s", errstr);
+    ck_assert_msg(strstr(errstr, "redis.url") && strstr(errstr, bad[i]), "%s",
+                  errstr);
   }
   lf_conf_destroy(conf);
 }

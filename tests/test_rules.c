@@ -27,15 +27,18 @@ static lf_reasons_t check(const lf_catalog_t *cat, const char *name,
 }
 
 START_TEST(catalog_checks_every_problem) {
-  lf_catalog_t *cat = lf_catalog_parse(catalog_json, "t.json", errstr, sizeof(errstr));
+  lf_catalog_t *cat =
+      lf_catalog_parse(catalog_json, "t.json", errstr, sizeof(errstr));
   ck_assert_msg(cat != NULL, "%s", errstr);
   ck_assert_uint_eq(lf_catalog_count(cat), 2);
   ck_assert_str_eq(lf_catalog_version(cat), "t1");
 
-  lf_reasons_t r = check(cat, "pay", "{\"amount\":5,\"to\":\"bob\",\"note\":null}");
+  lf_reasons_t r =
+      check(cat, "pay", "{\"amount\":5,\"to\":\"bob\",\"note\":null}");
   ck_assert_uint_eq(r.n, 0);
   lf_reasons_free(&r);
-  r = check(cat, "pay", "{\"amount\":5.0,\"to\":\"bob\"}"); /* 5.0 is an integer */
+  r = check(cat, "pay",
+            "{\"amount\":5.0,\"to\":\"bob\"}"); /* 5.0 is an integer */
   ck_assert_uint_eq(r.n, 0);
   lf_reasons_free(&r);
 
@@ -56,27 +59,34 @@ START_TEST(catalog_checks_every_problem) {
   ck_assert_uint_eq(r.n, 3);
   int missing = 0, type = 0, extra = 0;
   for (size_t i = 0; i < r.n; i++) {
-    missing += !strcmp(r.v[i].code, "missing_required") && !strcmp(r.v[i].path, "/to");
-    type += !strcmp(r.v[i].code, "type_error") && !strcmp(r.v[i].path, "/amount");
-    extra += !strcmp(r.v[i].code, "unexpected_param") && !strcmp(r.v[i].path, "/extra~1x");
+    missing +=
+        !strcmp(r.v[i].code, "missing_required") && !strcmp(r.v[i].path, "/to");
+    type +=
+        !strcmp(r.v[i].code, "type_error") && !strcmp(r.v[i].path, "/amount");
+    extra += !strcmp(r.v[i].code, "unexpected_param") &&
+             !strcmp(r.v[i].path, "/extra~1x");
   }
-  ck_assert_msg(missing && type && extra, "reasons: %s / %s / %s", r.v[0].message,
-                r.v[1].message, r.v[2].message);
+  ck_assert_msg(missing && type && extra, "reasons: %s / %s / %s",
+                r.v[0].message, r.v[1].message, r.v[2].message);
   lf_reasons_free(&r);
   lf_catalog_destroy(cat);
 }
 END_TEST
 
 START_TEST(catalog_load_errors_say_where) {
-  ck_assert_ptr_null(lf_catalog_parse("{\"actions\":[", "c.json", errstr, sizeof(errstr)));
+  ck_assert_ptr_null(
+      lf_catalog_parse("{\"actions\":[", "c.json", errstr, sizeof(errstr)));
   ck_assert_msg(strstr(errstr, "c.json:1:"), "%s", errstr);
-  ck_assert_ptr_null(lf_catalog_parse("{\"actions\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
-                                      "c.json", errstr, sizeof(errstr)));
-  ck_assert_msg(strstr(errstr, "/actions/1") && strstr(errstr, "twice"), "%s", errstr);
+  ck_assert_ptr_null(
+      lf_catalog_parse("{\"actions\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
+                       "c.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "/actions/1") && strstr(errstr, "twice"), "%s",
+                errstr);
   ck_assert_ptr_null(lf_catalog_parse("{\"actions\":[{\"description\":\"x\"}]}",
                                       "c.json", errstr, sizeof(errstr)));
   ck_assert_msg(strstr(errstr, "/actions/0"), "%s", errstr);
-  ck_assert_ptr_null(lf_catalog_load("/nonexistent/catalog.json", errstr, sizeof(errstr)));
+  ck_assert_ptr_null(
+      lf_catalog_load("/nonexistent/catalog.json", errstr, sizeof(errstr)));
   ck_assert_msg(strstr(errstr, "/nonexistent/catalog.json"), "%s", errstr);
 }
 END_TEST
@@ -108,19 +118,24 @@ START_TEST(playbook_match_and_render) {
       "\"steps\":[{\"action\":\"pay\",\"arguments\":{\"to\":\"{{2}}\","
       "\"memo\":[\"{{tenant}}\",\"goal {{goal_id}} step {{step}}\"],\"n\":3},"
       "\"idempotency_key\":\"pay-{{1}}\"}],\"answer\":\"paid {{1}}\"}]}";
-  lf_playbook_t *pb = lf_playbook_parse(pb_json, "p.json", errstr, sizeof(errstr));
+  lf_playbook_t *pb =
+      lf_playbook_parse(pb_json, "p.json", errstr, sizeof(errstr));
   ck_assert_msg(pb != NULL, "%s", errstr);
   json_t *caps = NULL;
   ck_assert_int_eq(lf_playbook_match(pb, "nothing", &caps), -1);
   int play = lf_playbook_match(pb, "Pay 12 to Bob", &caps);
   ck_assert_int_eq(play, 0);
-  lf_play_vars_t v = {.goal_id = "g1", .tenant = "acme", .text = "Pay 12 to Bob",
-                      .captures = caps, .step = 0};
+  lf_play_vars_t v = {.goal_id = "g1",
+                      .tenant = "acme",
+                      .text = "Pay 12 to Bob",
+                      .captures = caps,
+                      .step = 0};
   lf_play_step_t s;
   ck_assert_int_eq(lf_playbook_render_step(pb, play, 0, &v, &s), LF_OK);
   ck_assert_str_eq(s.action, "pay");
-  ck_assert_str_eq(s.arguments_json,
-                   "{\"to\":\"Bob\",\"memo\":[\"acme\",\"goal g1 step 0\"],\"n\":3}");
+  ck_assert_str_eq(
+      s.arguments_json,
+      "{\"to\":\"Bob\",\"memo\":[\"acme\",\"goal g1 step 0\"],\"n\":3}");
   ck_assert_str_eq(s.idempotency_key, "pay-12");
   lf_play_step_clear(&s);
   char *answer = lf_playbook_render_answer(pb, play, &v);
@@ -132,13 +147,19 @@ START_TEST(playbook_match_and_render) {
 END_TEST
 
 START_TEST(playbook_errors_say_where) {
-  ck_assert_ptr_null(lf_playbook_parse("{\"playbooks\":[{\"name\":\"p\",\"match\":\"(\","
-                                       "\"steps\":[]}]}", "p.json", errstr, sizeof(errstr)));
-  ck_assert_msg(strstr(errstr, "p.json") && strstr(errstr, "bad pattern"), "%s", errstr);
-  ck_assert_ptr_null(lf_playbook_parse(
-      "{\"playbooks\":[{\"name\":\"p\",\"match\":\"x\",\"steps\":[{\"action\":\"a\","
-      "\"arguments\":{\"v\":\"{{nope}}\"}}]}]}", "p.json", errstr, sizeof(errstr)));
-  ck_assert_msg(strstr(errstr, "{{nope}}") && strstr(errstr, "/steps/0"), "%s", errstr);
+  ck_assert_ptr_null(
+      lf_playbook_parse("{\"playbooks\":[{\"name\":\"p\",\"match\":\"(\","
+                        "\"steps\":[]}]}",
+                        "p.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "p.json") && strstr(errstr, "bad pattern"), "%s",
+                errstr);
+  ck_assert_ptr_null(
+      lf_playbook_parse("{\"playbooks\":[{\"name\":\"p\",\"match\":\"x\","
+                        "\"steps\":[{\"action\":\"a\","
+                        "\"arguments\":{\"v\":\"{{nope}}\"}}]}]}",
+                        "p.json", errstr, sizeof(errstr)));
+  ck_assert_msg(strstr(errstr, "{{nope}}") && strstr(errstr, "/steps/0"), "%s",
+                errstr);
   ck_assert_ptr_null(lf_playbook_parse("[]", "p.json", errstr, sizeof(errstr)));
 }
 END_TEST

@@ -33,7 +33,8 @@ START_TEST(garbage_goes_to_dlq_and_the_worker_goes_on) {
   lf_test_env_t env;
   lf_test_env_start(&env, 1u << LF_KIND_GUARD);
   const char garbage[] = "\xff\xfe this is not a ProposedAction";
-  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "goal-x", garbage, sizeof(garbage));
+  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "goal-x", garbage,
+                      sizeof(garbage));
   lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "goal-x", "", 0); /* no ids */
 
   lf_action_t a = LF_ACTION_INIT;
@@ -44,19 +45,22 @@ START_TEST(garbage_goes_to_dlq_and_the_worker_goes_on) {
   a.arguments_json = "{\"message\":\"still here\"}";
   lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-x", &a.base);
 
-  lf_test_records_t dlq = lf_test_read(&env, LF_TOPIC_DLQ, 2, 30000, match_key, "goal-x");
+  lf_test_records_t dlq =
+      lf_test_read(&env, LF_TOPIC_DLQ, 2, 30000, match_key, "goal-x");
   ck_assert_uint_eq(dlq.n, 2);
   const lf_dead_letter_t *d0 = (const lf_dead_letter_t *)dlq.v[0].pb;
   const lf_dead_letter_t *d1 = (const lf_dead_letter_t *)dlq.v[1].pb;
   ck_assert_ptr_nonnull(d0);
   ck_assert_str_eq(d0->source_topic, "lamfleet.actions.proposed");
-  ck_assert_msg(strstr(d0->error, "not a valid lamfleet.v1.ProposedAction"), "%s", d0->error);
+  ck_assert_msg(strstr(d0->error, "not a valid lamfleet.v1.ProposedAction"),
+                "%s", d0->error);
   ck_assert_uint_eq(d0->original.len, sizeof(garbage));
   ck_assert_mem_eq(d0->original.data, garbage, sizeof(garbage));
   ck_assert_msg(strstr(d1->error, "has no action_id"), "%s", d1->error);
   ck_assert_int_eq(d1->offset, d0->offset + 1);
 
-  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_key, "goal-x");
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_key, "goal-x");
   ck_assert_uint_eq(ok.n, 1);
   const lf_verdict_t *v = (const lf_verdict_t *)ok.v[0].pb;
   ck_assert_str_eq(v->action->action_id, "goal-x:0");
@@ -68,7 +72,8 @@ START_TEST(garbage_goes_to_dlq_and_the_worker_goes_on) {
     got = committed(&env, "lamfleet-guard", LF_TOPIC_PROPOSED, d0->partition);
   ck_assert_int_eq(got, want);
   ck_assert_uint_eq(lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_GUARD),
-                                      "dead_letters"), 2);
+                                      "dead_letters"),
+                    2);
   lf_test_records_free(&dlq);
   lf_test_records_free(&ok);
   lf_test_env_stop(&env);
@@ -92,13 +97,15 @@ START_TEST(redis_outage_retries_the_batch) {
   lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-r", &a.base);
 
   /* fail closed: nothing approved while Redis is away, and retried */
-  lf_test_records_t none = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 4000, match_key, "goal-r");
+  lf_test_records_t none =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 1, 4000, match_key, "goal-r");
   ck_assert_uint_eq(none.n, 0);
   ck_assert_uint_ge(lf_worker_counter(guard, "batches_failed"), 1);
   lf_test_records_free(&none);
 
   ck_assert_int_eq(lf_redis_server_restart(srv, errstr, sizeof(errstr)), LF_OK);
-  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_key, "goal-r");
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_key, "goal-r");
   ck_assert_uint_eq(ok.n, 1);
   lf_test_records_free(&ok);
   /* exactly once: no second approval shows up later */
