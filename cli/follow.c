@@ -51,21 +51,6 @@ void lf_follow_destroy(lf_follow_t *f) {
   free(f);
 }
 
-static const char *goal_id_of(lf_topic_t t, const ProtobufCMessage *pb) {
-  switch (t) {
-  case LF_TOPIC_GOALS:
-    return ((const lf_goal_t *)pb)->goal_id;
-  case LF_TOPIC_PROPOSED:
-    return ((const lf_action_t *)pb)->goal_id;
-  case LF_TOPIC_APPROVED:
-    return ((const lf_verdict_t *)pb)->action->goal_id;
-  case LF_TOPIC_OBSERVATIONS:
-    return ((const lf_observation_t *)pb)->goal_id;
-  default:
-    return ((const lf_result_t *)pb)->goal_id;
-  }
-}
-
 int lf_follow_next(lf_follow_t *f, int timeout_ms, lf_event_t *ev) {
   memset(ev, 0, sizeof(*ev));
   rd_kafka_message_t *m = rd_kafka_consumer_poll(f->consumer, timeout_ms);
@@ -81,7 +66,7 @@ int lf_follow_next(lf_follow_t *f, int timeout_ms, lf_event_t *ev) {
     if (pb) {
       ev->topic = (lf_topic_t)kind;
       ev->pb = pb;
-      ev->goal_id = goal_id_of(ev->topic, pb);
+      ev->goal_id = lf_proto_goal_id(pb);
       ev->ts_ms = rd_kafka_message_timestamp(m, NULL);
       snprintf(ev->key, sizeof(ev->key), "%.*s", (int)m->key_len,
                m->key ? (const char *)m->key : "");

@@ -73,6 +73,10 @@ ProtobufCMessage *lf_proto_decode(const ProtobufCMessageDescriptor *desc,
                                   size_t errstr_size);
 void lf_proto_free(ProtobufCMessage *msg);
 
+/* The goal a message belongs to (the key of its record), or NULL for a
+ * message that has none (DeadLetter). */
+const char *lf_proto_goal_id(const ProtobufCMessage *msg);
+
 /* Renders any lamfleet message as a JSON object text (malloc'ed). Fields
  * holding JSON text (…_json) are embedded as JSON, not as strings. */
 char *lf_proto_to_json(const ProtobufCMessage *msg);

@@ -47,6 +47,21 @@ int lf_proto_topic_from_name(const char *prefix, const char *name) {
   return -1;
 }
 
+const char *lf_proto_goal_id(const ProtobufCMessage *msg) {
+  const ProtobufCMessageDescriptor *d = msg->descriptor;
+  if (d == &lamfleet__v1__goal__descriptor)
+    return ((const lf_goal_t *)msg)->goal_id;
+  if (d == &lamfleet__v1__proposed_action__descriptor)
+    return ((const lf_action_t *)msg)->goal_id;
+  if (d == &lamfleet__v1__verdict__descriptor)
+    return ((const lf_verdict_t *)msg)->action->goal_id;
+  if (d == &lamfleet__v1__observation__descriptor)
+    return ((const lf_observation_t *)msg)->goal_id;
+  if (d == &lamfleet__v1__goal_result__descriptor)
+    return ((const lf_result_t *)msg)->goal_id;
+  return NULL;
+}
+
 uint8_t *lf_proto_encode(const ProtobufCMessage *msg, size_t *lenp) {
   size_t len = protobuf_c_message_get_packed_size(msg);
   /* +1: malloc(0) may return NULL for an all-default message. */

@@ -73,6 +73,20 @@ void lf_test_produce_raw(lf_test_env_t *env, lf_topic_t topic, const char *key,
   flush(env);
 }
 
+void lf_test_propose(lf_test_env_t *env, const char *tenant,
+                     const char *goal_id, const char *name,
+                     const char *arguments_json) {
+  char action_id[256];
+  snprintf(action_id, sizeof(action_id), "%s:0", goal_id);
+  lf_action_t a = LF_ACTION_INIT;
+  a.action_id = action_id;
+  a.goal_id = (char *)goal_id;
+  a.tenant = (char *)tenant;
+  a.name = (char *)name;
+  a.arguments_json = (char *)arguments_json;
+  lf_test_produce(env, LF_TOPIC_PROPOSED, goal_id, &a.base);
+}
+
 void lf_test_submit(lf_test_env_t *env, const char *text, const char *tenant,
                     char out_goal_id[37]) {
   lf_goal_t g = LF_GOAL_INIT;

@@ -31,6 +31,12 @@ void lf_test_produce(lf_test_env_t *env, lf_topic_t topic, const char *key,
 void lf_test_produce_raw(lf_test_env_t *env, lf_topic_t topic, const char *key,
                          const void *data, size_t len);
 
+/* Proposes step 0 of goal_id (action id "<goal_id>:0", keyed by goal_id)
+ * as a planner would, straight to actions.proposed. */
+void lf_test_propose(lf_test_env_t *env, const char *tenant,
+                     const char *goal_id, const char *name,
+                     const char *arguments_json);
+
 /* A record read back from a topic. */
 typedef struct lf_test_record {
   ProtobufCMessage *pb; /* decoded, NULL if it did not decode */

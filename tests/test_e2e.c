@@ -25,20 +25,6 @@ static int in_set(const lf_test_record_t *r, void *opaque) {
   return 0;
 }
 
-/* The goal id carried inside a record, to compare with its key. */
-static const char *inner_goal_id(lf_topic_t t, const ProtobufCMessage *pb) {
-  switch (t) {
-  case LF_TOPIC_PROPOSED:
-    return ((const lf_action_t *)pb)->goal_id;
-  case LF_TOPIC_APPROVED:
-    return ((const lf_verdict_t *)pb)->action->goal_id;
-  case LF_TOPIC_OBSERVATIONS:
-    return ((const lf_observation_t *)pb)->goal_id;
-  default:
-    return ((const lf_result_t *)pb)->goal_id;
-  }
-}
-
 static void expect_keyed(lf_test_env_t *env, lf_topic_t t, goal_set_t *set,
                          size_t want) {
   lf_test_records_t r = lf_test_read(env, t, want, 30000, in_set, set);
@@ -46,7 +32,7 @@ static void expect_keyed(lf_test_env_t *env, lf_topic_t t, goal_set_t *set,
                 lf_proto_topic_suffix(t), r.n, want);
   for (size_t i = 0; i < r.n; i++) {
     ck_assert_ptr_nonnull(r.v[i].pb);
-    ck_assert_str_eq(r.v[i].key, inner_goal_id(t, r.v[i].pb));
+    ck_assert_str_eq(r.v[i].key, lf_proto_goal_id(r.v[i].pb));
     ck_assert(lf_trace_valid(r.v[i].traceparent, strlen(r.v[i].traceparent)));
   }
   lf_test_records_free(&r);
@@ -115,14 +101,8 @@ START_TEST(same_proposal_twice_runs_once) {
   goal_set_t set = {.n = 1};
   strcpy(set.ids[0], "goal-dup");
   lf_test_env_start(&env, (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR));
-  lf_action_t a = LF_ACTION_INIT;
-  a.action_id = "goal-dup:0";
-  a.goal_id = "goal-dup";
-  a.tenant = "acme";
-  a.name = "echo";
-  a.arguments_json = "{\"message\":\"once\"}";
-  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-dup", &a.base);
-  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-dup", &a.base);
+  lf_test_propose(&env, "acme", "goal-dup", "echo", "{\"message\":\"once\"}");
+  lf_test_propose(&env, "acme", "goal-dup", "echo", "{\"message\":\"once\"}");
 
   lf_test_records_t obs =
       lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 2, 30000, in_set, &set);
@@ -152,9 +132,7 @@ START_TEST(same_proposal_twice_runs_once) {
   redisFree(c);
 
   /* the same call proposed by another goal is a duplicate, never run */
-  a.action_id = "goal-dup2:0";
-  a.goal_id = "goal-dup2";
-  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-dup2", &a.base);
+  lf_test_propose(&env, "acme", "goal-dup2", "echo", "{\"message\":\"once\"}");
   strcpy(set.ids[0], "goal-dup2");
   obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 1, 30000, in_set, &set);
   ck_assert_uint_eq(obs.n, 1);

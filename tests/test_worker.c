@@ -37,13 +37,7 @@ START_TEST(garbage_goes_to_dlq_and_the_worker_goes_on) {
                       sizeof(garbage));
   lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "goal-x", "", 0); /* no ids */
 
-  lf_action_t a = LF_ACTION_INIT;
-  a.action_id = "goal-x:0";
-  a.goal_id = "goal-x";
-  a.tenant = "t";
-  a.name = "echo";
-  a.arguments_json = "{\"message\":\"still here\"}";
-  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-x", &a.base);
+  lf_test_propose(&env, "t", "goal-x", "echo", "{\"message\":\"still here\"}");
 
   lf_test_records_t dlq =
       lf_test_read(&env, LF_TOPIC_DLQ, 2, 30000, match_key, "goal-x");
@@ -88,13 +82,8 @@ START_TEST(redis_outage_retries_the_batch) {
   lf_worker_t *guard = lf_stack_worker(env.stack, LF_KIND_GUARD);
   lf_redis_server_kill(srv);
 
-  lf_action_t a = LF_ACTION_INIT;
-  a.action_id = "goal-r:0";
-  a.goal_id = "goal-r";
-  a.tenant = "t";
-  a.name = "echo";
-  a.arguments_json = "{\"message\":\"wait for redis\"}";
-  lf_test_produce(&env, LF_TOPIC_PROPOSED, "goal-r", &a.base);
+  lf_test_propose(&env, "t", "goal-r", "echo",
+                  "{\"message\":\"wait for redis\"}");
 
   /* fail closed: nothing approved while Redis is away, and retried */
   lf_test_records_t none =
