@@ -48,13 +48,13 @@ demo | dev)
 test)
   install_missing
   build build
-  cd build && exec ctest --output-on-failure "$@"
+  cd build && exec ctest -j "$(nproc)" --output-on-failure "$@"
   ;;
 test-sanitize)
   install_missing
   build build-sanitize -DLF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 exec ctest --output-on-failure "$@"
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 exec ctest -j "$(nproc)" --output-on-failure "$@"
   ;;
 bench)
   install_missing

@@ -20,6 +20,11 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv);
 
+/* A producer for goals that already knows the goals topic's leaders, so
+ * the first goal goes out at once. NULL with errstr on failure. */
+rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
+                                 char *errstr, size_t errstr_size);
+
 /* Produces one Goal and waits for its acknowledgement. */
 lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
                         const char *text, const char *tenant,

@@ -70,8 +70,8 @@ int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv) {
   snprintf(tenant, sizeof(tenant), "demo-%.8s", id);
   if (!(s = lf_stack_start(conf, 7, errstr, sizeof(errstr))) ||
       !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr))) ||
-      !(p = lf_kafka_producer_new(conf, "lamfleet-demo", NULL, errstr,
-                                  sizeof(errstr)))) {
+      !(p = lf_goal_producer_new(conf, "lamfleet-demo", errstr,
+                                 sizeof(errstr)))) {
     fprintf(stderr, "lamfleet demo: %s\n", errstr);
     goto done;
   }

@@ -6,6 +6,21 @@
 #include "kafka.h"
 #include "log.h"
 
+rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
+                                 char *errstr, size_t errstr_size) {
+  char topic[256];
+  rd_kafka_t *p =
+      lf_kafka_producer_new(conf, client_id, NULL, errstr, errstr_size);
+  if (p &&
+      lf_kafka_topic_warm(
+          p, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
+          10000, errstr, errstr_size)) {
+    rd_kafka_destroy(p);
+    return NULL;
+  }
+  return p;
+}
+
 lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
                         const char *text, const char *tenant,
                         unsigned max_steps, char goal_id[LF_UUID_LEN + 1],
@@ -100,7 +115,7 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
   int rc = LF_EXIT_ERROR;
   lf_follow_t *f = NULL;
   rd_kafka_t *p =
-      lf_kafka_producer_new(conf, "lamfleet-cli", NULL, errstr, sizeof(errstr));
+      lf_goal_producer_new(conf, "lamfleet-cli", errstr, sizeof(errstr));
   /* Follow before producing, so no record of the goal can be missed. */
   if (!p || (wait && !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr)))) ||
       lf_goal_submit(p, conf, text, tenant, (unsigned)max_steps, goal_id,

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "planner.h"
 #include "redis_server.h"
+#include "util.h"
 
 typedef struct runner {
   lf_worker_t *w;
@@ -98,6 +99,24 @@ static lf_err_t start_servers(lf_stack_t *s, char *errstr, size_t errstr_size) {
   return LF_OK;
 }
 
+/* The stack is ready when every worker has joined its group: a goal sent
+ * before would wait out the join (seconds on the mock). Not fatal: a slow
+ * join only delays the first records. */
+static void await_assignments(lf_stack_t *s, int timeout_ms) {
+  int64_t deadline = lf_monotonic_ms() + timeout_ms;
+  for (int k = 0; k < LF_KIND__CNT; k++) {
+    runner_t *r = &s->runners[k];
+    while (r->started && !lf_worker_assigned(r->w)) {
+      if (lf_monotonic_ms() > deadline) {
+        lf_warn("stack", "%s has no partitions yet; going on",
+                lf_worker_id(r->w));
+        return;
+      }
+      lf_sleep_ms(20);
+    }
+  }
+}
+
 lf_stack_t *lf_stack_start(lf_conf_t *conf, unsigned workers, char *errstr,
                            size_t errstr_size) {
   lf_stack_t *s = calloc(1, sizeof(*s));
@@ -112,6 +131,7 @@ lf_stack_t *lf_stack_start(lf_conf_t *conf, unsigned workers, char *errstr,
     if ((workers & (1u << k)) &&
         lf_stack_start_worker(s, (lf_kind_t)k, errstr, errstr_size))
       goto fail;
+  await_assignments(s, 30000);
   return s;
 fail:
   lf_stack_stop(s);

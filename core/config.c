@@ -329,6 +329,50 @@ int lf_conf_kafka_is_set(const lf_conf_t *conf, const char *key) {
   return 0;
 }
 
+/* librdkafka warns when a client gets the other side's property; passthrough
+ * keys go to both clients, so keep the well-known one-sided ones to their
+ * side (a key not listed here goes to both, as librdkafka decides). */
+static int kafka_key_roles(const char *key) {
+  static const char *const consumer[] = {"group.",
+                                         "session.timeout.ms",
+                                         "heartbeat.interval.ms",
+                                         "partition.assignment.strategy",
+                                         "max.poll.interval.ms",
+                                         "enable.auto.",
+                                         "auto.",
+                                         "fetch.",
+                                         "queued.",
+                                         "isolation.level",
+                                         "check.crcs",
+                                         "enable.partition.eof",
+                                         "coordinator.query.interval.ms",
+                                         NULL};
+  static const char *const producer[] = {"linger.ms",
+                                         "queue.buffering.",
+                                         "batch.",
+                                         "acks",
+                                         "request.required.acks",
+                                         "enable.idempotence",
+                                         "compression.",
+                                         "message.timeout.ms",
+                                         "delivery.",
+                                         "transactional.id",
+                                         "transaction.timeout.ms",
+                                         "partitioner",
+                                         "sticky.",
+                                         "message.send.max.retries",
+                                         "retries",
+                                         "enable.gapless.guarantee",
+                                         NULL};
+  for (size_t i = 0; consumer[i]; i++)
+    if (!strncmp(key, consumer[i], strlen(consumer[i])))
+      return LF_KAFKA_CONSUMER;
+  for (size_t i = 0; producer[i]; i++)
+    if (!strncmp(key, producer[i], strlen(producer[i])))
+      return LF_KAFKA_PRODUCER;
+  return LF_KAFKA_CONSUMER | LF_KAFKA_PRODUCER;
+}
+
 lf_err_t lf_conf_kafka_foreach(const lf_conf_t *conf, lf_kafka_role_t role,
                                lf_conf_kafka_fn fn, void *opaque, char *errstr,
                                size_t errstr_size) {
@@ -343,7 +387,8 @@ lf_err_t lf_conf_kafka_foreach(const lf_conf_t *conf, lf_kafka_role_t role,
       return err;
   }
   for (size_t i = 0; i < conf->kafka_cnt; i++)
-    if ((err = fn(opaque, conf->kafka[i].key, conf->kafka[i].value, errstr,
+    if ((kafka_key_roles(conf->kafka[i].key) & (int)role) &&
+        (err = fn(opaque, conf->kafka[i].key, conf->kafka[i].value, errstr,
                   errstr_size)))
       return err;
   return LF_OK;

@@ -45,6 +45,29 @@ static rd_kafka_conf_t *base_conf(const lf_conf_t *conf, lf_kafka_role_t role,
   return kc;
 }
 
+/* Operators watch rebalances: say what this member got or lost. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  (void)opaque;
+  int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+  int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+  lf_info(rd_kafka_name(rk), "rebalance: %s %d partition(s)",
+          assign ? "assigned" : "revoked", parts->cnt);
+  rd_kafka_error_t *e = NULL;
+  rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (cooperative)
+    e = assign ? rd_kafka_incremental_assign(rk, parts)
+               : rd_kafka_incremental_unassign(rk, parts);
+  else
+    kerr = rd_kafka_assign(rk, assign ? parts : NULL);
+  if (e) {
+    lf_error(rd_kafka_name(rk), "rebalance: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  } else if (kerr) {
+    lf_error(rd_kafka_name(rk), "rebalance: %s", rd_kafka_err2str(kerr));
+  }
+}
+
 rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size) {
@@ -59,6 +82,7 @@ rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
     rd_kafka_conf_destroy(kc);
     return NULL;
   }
+  rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
   if (!rk) {
     rd_kafka_conf_destroy(kc);
@@ -90,6 +114,27 @@ const char *lf_kafka_topic_name(const lf_conf_t *conf, lf_topic_t topic,
   snprintf(buf, size, "%s%s", lf_conf_get(conf, "topic.prefix"),
            lf_proto_topic_suffix(topic));
   return buf;
+}
+
+lf_err_t lf_kafka_topic_warm(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                             char *errstr, size_t errstr_size) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  rd_kafka_resp_err_t kerr =
+      rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms)
+          : rd_kafka_last_error();
+  if (!kerr && (md->topic_cnt != 1 || md->topics[0].err))
+    kerr = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (rkt)
+    rd_kafka_topic_destroy(rkt);
+  if (kerr) {
+    snprintf(errstr, errstr_size, "topic %s: %s", topic,
+             rd_kafka_err2str(kerr));
+    return LF_ERR_KAFKA;
+  }
+  return LF_OK;
 }
 
 lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,

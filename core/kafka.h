@@ -25,6 +25,13 @@ rd_kafka_t *lf_kafka_producer_new(const lf_conf_t *conf, const char *client_id,
 const char *lf_kafka_topic_name(const lf_conf_t *conf, lf_topic_t topic,
                                 char *buf, size_t size);
 
+/* Makes the client learn a topic's partition leaders now: a client that
+ * first hears of a topic when it produces to it holds the record for a
+ * metadata refresh (about a second on the mock cluster). The client keeps
+ * what it learned. */
+lf_err_t lf_kafka_topic_warm(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                             char *errstr, size_t errstr_size);
+
 /* Assigns every partition of the topics to a consumer without a group, at
  * the log end (to follow what comes next) or at the beginning. */
 lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,

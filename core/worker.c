@@ -29,6 +29,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   }
 }
 
+/* Learn the output topics' leaders before the first record needs them. A
+ * topic that cannot be described yet is only a slower first record. */
+static void warm_producer(lf_worker_t *w) {
+  char errstr[512];
+  for (int t = 0; t < LF_TOPIC__CNT; t++)
+    if (t != LF_TOPIC_GOALS &&
+        lf_kafka_topic_warm(w->producer, w->topics[t], 5000, errstr,
+                            sizeof(errstr)))
+      lf_warn(w->id, "%s", errstr);
+}
 lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
                            char *errstr, size_t errstr_size) {
   lf_worker_t *w = calloc(1, sizeof(*w));
@@ -66,6 +76,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
   if (!w->producer)
     goto fail;
+  warm_producer(w);
   if (h->init(w, &w->ctx, errstr, errstr_size))
     goto fail;
   return w;
@@ -95,6 +106,15 @@ void lf_worker_destroy(lf_worker_t *w) {
 void lf_worker_stop(lf_worker_t *w) {
   atomic_store(&w->stop, 1);
 }
+int lf_worker_assigned(const lf_worker_t *w) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (rd_kafka_assignment(w->consumer, &parts))
+    return 0;
+  int n = parts->cnt;
+  rd_kafka_topic_partition_list_destroy(parts);
+  return n;
+}
+
 const lf_conf_t *lf_worker_conf(const lf_worker_t *w) {
   return w->conf;
 }

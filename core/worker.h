@@ -59,6 +59,10 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size);
 /* Asks run() to return. Async-signal-safe and thread-safe. */
 void lf_worker_stop(lf_worker_t *w);
 
+/* How many partitions the worker's consumer group gave it (0 until it has
+ * joined, or when the group has more members than partitions). Any thread. */
+int lf_worker_assigned(const lf_worker_t *w);
+
 const lf_conf_t *lf_worker_conf(const lf_worker_t *w);
 const char *lf_worker_id(const lf_worker_t *w);
 /* Full name of a fleet topic, e.g. "lamfleet.observations". */

@@ -35,6 +35,12 @@ void lf_test_env_start(lf_test_env_t *env, unsigned workers) {
                                         errstr, sizeof(errstr));
   if (!env->producer)
     ck_abort_msg("producer: %s", errstr);
+  for (int t = 0; t < LF_TOPIC__CNT; t++) {
+    char name[256];
+    lf_kafka_topic_name(env->conf, (lf_topic_t)t, name, sizeof(name));
+    if (lf_kafka_topic_warm(env->producer, name, 10000, errstr, sizeof(errstr)))
+      ck_abort_msg("producer: %s", errstr);
+  }
 }
 
 void lf_test_env_stop(lf_test_env_t *env) {
