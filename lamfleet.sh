@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(gcc make cmake pkg-config librdkafka-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
-  libmicrohttpd-dev libssl-dev check libsubunit-dev redis-server kcat
+  libmicrohttpd-dev libssl-dev libpcre2-dev check libsubunit-dev redis-server kcat
   clang-format git)
 
 install_missing() {

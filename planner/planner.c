@@ -217,6 +217,7 @@ static lf_err_t advance(planner_t *p, const lf_msg_t *cause, slot_t *s,
   a.idempotency_key = *ps.idempotency_key ? ps.idempotency_key : action_id;
   a.rationale = ps.rationale;
   a.proposer = (char *)p->id;
+  a.context_json = (char *)sget(s->state, "context");
   json_object_set_new(st, "action_id", json_string(action_id));
   s->dirty = 1;
   lf_err_t err = lf_out_produce(out, cause, LF_TOPIC_PROPOSED, s->goal_id,
@@ -243,6 +244,11 @@ static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_out_t *out,
       (json_int_t)(g->max_steps ? g->max_steps : p->default_max_steps),
       "deadline_ms", (json_int_t)g->deadline_ms, "status", "running",
       "captures", captures ? captures : json_array());
+  if (s->state && *g->context_json &&
+      json_object_set_new(s->state, "context", json_string(g->context_json))) {
+    json_decref(s->state);
+    s->state = NULL;
+  }
   if (!s->state) {
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
