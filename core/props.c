@@ -83,7 +83,11 @@ const lf_prop_t lf_props[] = {
     {"guard.catalog", LF_PROP_STR, "${examples}/catalog.json", 0, 0, NULL, 0,
      "Catalog of the actions the guard lets through."},
     {"guard.idempotency.ttl.ms", LF_PROP_INT, "86400000", 1000, I64, NULL, 0,
-     "How long an idempotency key stays reserved."},
+     "How long an idempotency key stays reserved (an action's "
+     "x-lamfleet.idempotency_ttl overrides it)."},
+    {"guard.approval.ttl.ms", LF_PROP_INT, "3600000", 1000, I64, NULL, 0,
+     "How long an action waits for a human's decision before it is "
+     "rejected with approval_expired."},
 
     /* Executor */
     {"executor.group.id", LF_PROP_STR, "lamfleet-executor", 0, 0, NULL, 0,

@@ -1,28 +1,36 @@
+/* The guard worker. Per batch: the offline rules for every action, then
+ * one pipelined Redis round trip that admits them (idempotency, rate
+ * limits, budgets), then the verdicts: approved to actions.approved,
+ * waiting for a human to approvals.pending, rejected and duplicate back to
+ * observations so that the planner learns why. */
 #include "guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "log.h"
 #include "redis.h"
 #include "util.h"
 
-#define KEY_MAX 320
+typedef enum { OUT_APPROVE, OUT_REJECT, OUT_DUPLICATE, OUT_HOLD } outcome_t;
+
+typedef struct decision {
+  lf_reasons_t reasons;
+  lf_guard_eval_t e;
+  int admit; /* passed the offline rules: ask Redis */
+  lf_admit_result_t res;
+  outcome_t outcome;
+} decision_t;
 
 typedef struct guard {
   lf_worker_t *w;
   lf_catalog_t *catalog;
   lf_redis_t *redis;
-  int64_t ttl_ms;
-  /* Per-batch decisions, reused across batches. */
-  struct decision {
-    lf_reasons_t reasons;
-    char key[KEY_MAX];
-    int reserve;  /* passed the checks: needs a reservation */
-    int decision; /* LF_DECISION_* */
-    char duplicate_of[128];
-  } * d;
+  char sha[41]; /* the admission script's; "" until loaded */
+  int64_t ttl_ms, approval_ttl_ms;
+  decision_t *d; /* per batch, reused */
   size_t cap;
 } guard_t;
 
@@ -39,6 +47,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   }
   g->w = w;
   g->ttl_ms = lf_conf_get_int(conf, "guard.idempotency.ttl.ms");
+  g->approval_ttl_ms = lf_conf_get_int(conf, "guard.approval.ttl.ms");
   if (!lf_conf_get_path(conf, "guard.catalog", path, sizeof(path))) {
     snprintf(errstr, errstr_size, "guard.catalog: path too long");
     goto fail;
@@ -46,8 +55,10 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   if (!(g->catalog = lf_catalog_load(path, errstr, errstr_size)) ||
       !(g->redis = lf_redis_new(conf, errstr, errstr_size)))
     goto fail;
-  lf_info(lf_worker_id(w), "catalog %s: %zu actions, version %s", path,
-          lf_catalog_count(g->catalog), lf_catalog_version(g->catalog));
+  lf_info(lf_worker_id(w), "catalog %s: %zu actions, version %s%s", path,
+          lf_catalog_count(g->catalog), lf_catalog_version(g->catalog),
+          lf_catalog_shadow(g->catalog) ? ", SHADOW mode (nothing enforced)"
+                                        : "");
   *ctxp = g;
   return LF_OK;
 fail:
@@ -58,51 +69,20 @@ fail:
 
 static void guard_close(void *ctx) {
   guard_t *g = ctx;
-  for (size_t i = 0; i < g->cap; i++)
+  for (size_t i = 0; i < g->cap; i++) {
     lf_reasons_free(&g->d[i].reasons);
+    lf_guard_eval_clear(&g->d[i].e);
+  }
   free(g->d);
   lf_redis_destroy(g->redis);
   lf_catalog_destroy(g->catalog);
   free(g);
 }
 
-lf_err_t lf_guard_check(const lf_catalog_t *cat, const lf_action_t *a,
-                        lf_reasons_t *reasons, json_t **args_out) {
-  const lf_catalog_action_t *def = lf_catalog_find(cat, a->name);
-  if (!def)
-    return lf_reasons_add(reasons, "unknown_action", "",
-                          "\"%s\" is not an action of catalog %s", a->name,
-                          lf_catalog_version(cat));
-  return lf_catalog_check_args(def, a->arguments_json, reasons, args_out);
-}
-
-void lf_guard_idempotency_key(const lf_action_t *a, const json_t *args,
-                              char *out, size_t size) {
-  if (a->idempotency_key && *a->idempotency_key) {
-    snprintf(out, size, "%s", a->idempotency_key);
-    return;
-  }
-  char *canon = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
-  size_t len =
-      strlen(a->tenant) + strlen(a->name) + (canon ? strlen(canon) : 0);
-  char *buf = malloc(len + 3);
-  char hex[LF_SHA256_HEX_LEN + 1];
-  if (buf) {
-    int n = snprintf(buf, len + 3, "%s\n%s\n%s", a->tenant, a->name,
-                     canon ? canon : "");
-    lf_sha256_hex(buf, (size_t)n, hex);
-  } else { /* still deterministic, only coarser */
-    lf_sha256_hex(a->action_id, strlen(a->action_id), hex);
-  }
-  snprintf(out, size, "sha256:%s", hex);
-  free(buf);
-  free(canon);
-}
-
 static lf_err_t grow(guard_t *g, size_t n) {
   if (n <= g->cap)
     return LF_OK;
-  struct decision *d = realloc(g->d, n * sizeof(*d));
+  decision_t *d = realloc(g->d, n * sizeof(*d));
   if (!d)
     return LF_ERR_NOMEM;
   memset(d + g->cap, 0, (n - g->cap) * sizeof(*d));
@@ -111,93 +91,142 @@ static lf_err_t grow(guard_t *g, size_t n) {
   return LF_OK;
 }
 
-/* The checks that need no Redis, for every record of the batch. */
-static lf_err_t check_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
+/* Catalog, schema, policy and approval for every record of the batch. */
+static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
+  int shadow = lf_catalog_shadow(g->catalog);
   for (size_t i = 0; i < n; i++) {
-    const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
-    struct decision *d = &g->d[i];
-    json_t *args = NULL;
+    decision_t *d = &g->d[i];
     lf_reasons_clear(&d->reasons);
-    d->duplicate_of[0] = '\0';
-    if (lf_guard_check(g->catalog, a, &d->reasons, &args))
+    lf_guard_eval_clear(&d->e);
+    if (lf_guard_evaluate(g->catalog, (const lf_action_t *)msgs[i].pb,
+                          &d->reasons, &d->e))
       return LF_ERR_NOMEM;
-    d->reserve = d->reasons.n == 0;
-    d->decision = d->reserve ? LF_DECISION_APPROVED : LF_DECISION_REJECTED;
-    if (d->reserve)
-      lf_guard_idempotency_key(a, args, d->key, sizeof(d->key));
-    json_decref(args);
+    d->admit = d->e.well_formed && (!d->e.denied || shadow);
+    d->outcome = d->admit ? OUT_APPROVE : OUT_REJECT;
   }
   return LF_OK;
 }
 
-/* One pipelined round trip reserves every key of the batch. SET NX GET
- * answers nil when this call reserved it, or the action id holding it: our
- * own id means a redelivery of the same action (still approved, the
- * executor deduplicates), another id a duplicate. */
-static lf_err_t reserve_all(guard_t *g, const lf_msg_t *msgs, size_t n,
-                            char *errstr, size_t errstr_size) {
-  const char *prefix = lf_redis_prefix(g->redis);
+static int holds(const guard_t *g, const decision_t *d) {
+  return d->e.needs_approval && !lf_catalog_shadow(g->catalog);
+}
+
+/* One pipelined round trip admits every admissible action of the batch. */
+static lf_err_t admit_all(guard_t *g, const lf_msg_t *msgs, size_t n,
+                          char *errstr, size_t errstr_size) {
   lf_err_t err = LF_OK;
+  int64_t now = lf_now_ms();
+  if (!g->sha[0] &&
+      (err = lf_limits_load(g->redis, g->sha, errstr, errstr_size)))
+    return err;
   for (size_t i = 0; i < n && !err; i++) {
     const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
-    if (g->d[i].reserve)
-      err = lf_redis_append(
-          g->redis, errstr, errstr_size, "SET %sidem:%s:%s %s NX PX %lld GET",
-          prefix, a->tenant, g->d[i].key, a->action_id, (long long)g->ttl_ms);
+    decision_t *d = &g->d[i];
+    int64_t ttl = d->e.def && d->e.def->idempotency_ttl_ms
+                      ? d->e.def->idempotency_ttl_ms
+                      : g->ttl_ms;
+    lf_admit_t req = {
+        a->tenant,   a->action_id, d->e.key,     d->e.def,
+        d->e.amount, ttl,          !holds(g, d), !lf_catalog_shadow(g->catalog),
+        now};
+    if (d->admit)
+      err = lf_limits_append(g->redis, g->sha, &req, errstr, errstr_size);
   }
-  for (size_t i = 0; i < n && !err; i++) {
-    const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
-    redisReply *r;
-    if (!g->d[i].reserve)
-      continue;
-    if ((err = lf_redis_reply(g->redis, &r, errstr, errstr_size)))
-      break;
-    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, a->action_id)) {
-      g->d[i].decision = LF_DECISION_DUPLICATE;
-      snprintf(g->d[i].duplicate_of, sizeof(g->d[i].duplicate_of), "%s",
-               r->str);
-    }
-    freeReplyObject(r);
-  }
-  if (err)
+  for (size_t i = 0; i < n && !err; i++)
+    if (g->d[i].admit)
+      err = lf_limits_reply(g->redis, &g->d[i].res, errstr, errstr_size);
+  if (err) {
     lf_redis_discard(g->redis);
+    if (!strncmp(errstr, "NOSCRIPT", 8))
+      g->sha[0] = '\0'; /* Redis restarted: load it again on the retry */
+  }
   return err;
 }
 
-static lf_err_t approve(guard_t *g, const lf_msg_t *m, const struct decision *d,
+/* Turns an admission result into the outcome and its reasons. */
+static lf_err_t decide(guard_t *g, const lf_action_t *a, decision_t *d) {
+  const lf_catalog_action_t *def = d->e.def;
+  int shadow = lf_catalog_shadow(g->catalog);
+  lf_err_t err = LF_OK;
+  if (!d->admit)
+    return LF_OK;
+  switch (d->res.status) {
+  case LF_ADMIT_OWN: /* a redelivery of an action already approved */
+    d->outcome = OUT_APPROVE;
+    return LF_OK;
+  case LF_ADMIT_DUPLICATE:
+    d->outcome = OUT_DUPLICATE;
+    return LF_OK;
+  case LF_ADMIT_RATE_LIMITED:
+    err = lf_reasons_add(&d->reasons, "rate_limited", "",
+                         "%s is limited to %lld calls per %lld s for tenant "
+                         "%s; try again in the next window",
+                         def->name, (long long)def->rate_count,
+                         (long long)(def->rate_window_ms / 1000), a->tenant);
+    break;
+  case LF_ADMIT_BUDGET_EXCEEDED: {
+    char ptr[300];
+    lf_json_pointer(ptr, sizeof(ptr), "", def->budget_arg);
+    err = lf_reasons_add(&d->reasons, "budget_exceeded", ptr,
+                         "%s: %.17g would exceed the budget of tenant %s: "
+                         "%.17g already spent of %.17g per %lld s",
+                         ptr, d->e.amount, a->tenant, d->res.spent,
+                         def->budget_limit,
+                         (long long)(def->budget_window_ms / 1000));
+    break;
+  }
+  default:
+    d->outcome = holds(g, d) ? OUT_HOLD : OUT_APPROVE;
+    return LF_OK;
+  }
+  d->outcome = shadow ? OUT_APPROVE : OUT_REJECT;
+  return err;
+}
+
+static lf_err_t approve(guard_t *g, const lf_msg_t *m, const decision_t *d,
                         lf_out_t *out, char *errstr, size_t errstr_size) {
   const lf_action_t *a = (const lf_action_t *)m->pb;
   lf_verdict_t v = LF_VERDICT_INIT;
   v.action = (lf_action_t *)a;
   v.decision = LF_DECISION_APPROVED;
   v.guard_id = (char *)lf_worker_id(g->w);
-  v.idempotency_key = (char *)d->key;
+  v.idempotency_key = (char *)d->e.key;
   v.catalog_version = (char *)lf_catalog_version(g->catalog);
   v.decided_at_ms = lf_now_ms();
+  if (d->reasons.n) { /* shadow mode: what enforcement would have said */
+    v.n_reasons = d->reasons.n;
+    v.reasons = d->reasons.pv;
+    lf_worker_count(g->w, "shadow_would_reject", 1);
+    lf_info(lf_worker_id(g->w), "shadow: %s (%s) would be rejected: %s",
+            a->action_id, a->name, d->reasons.v[0].message);
+  } else if (d->e.needs_approval && lf_catalog_shadow(g->catalog)) {
+    lf_worker_count(g->w, "shadow_would_hold", 1);
+    lf_info(lf_worker_id(g->w), "shadow: %s (%s) would wait for approval: %s",
+            a->action_id, a->name, d->e.approval_why);
+  }
   lf_worker_count(g->w, "approved", 1);
   return lf_out_produce(out, m, LF_TOPIC_APPROVED, a->goal_id, &v.base, errstr,
                         errstr_size);
 }
 
 /* Rejections and duplicates go straight back to the planner. */
-static lf_err_t turn_back(guard_t *g, const lf_msg_t *m,
-                          const struct decision *d, lf_out_t *out, char *errstr,
-                          size_t errstr_size) {
+static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const decision_t *d,
+                          lf_out_t *out, char *errstr, size_t errstr_size) {
   const lf_action_t *a = (const lf_action_t *)m->pb;
   lf_observation_t o = LF_OBSERVATION_INIT;
-  char error[600];
+  char error[700];
   o.goal_id = a->goal_id;
   o.action_id = a->action_id;
   o.action_name = a->name;
   o.step = a->step;
   o.observer = (char *)lf_worker_id(g->w);
   o.observed_at_ms = lf_now_ms();
-  if (d->decision == LF_DECISION_DUPLICATE) {
+  if (d->outcome == OUT_DUPLICATE) {
     o.status = LF_OBS_DUPLICATE;
-    o.duplicate_of = (char *)d->duplicate_of;
+    o.duplicate_of = (char *)d->res.holder;
     snprintf(error, sizeof(error),
-             "duplicate of action %s (key %s): not run again", d->duplicate_of,
-             d->key);
+             "duplicate of action %s (key %s): not run again", d->res.holder,
+             d->e.key);
     lf_worker_count(g->w, "duplicates", 1);
   } else {
     o.status = LF_OBS_REJECTED;
@@ -206,10 +235,59 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m,
     snprintf(error, sizeof(error), "rejected by the guard: %s%s",
              d->reasons.v[0].message, d->reasons.n > 1 ? " (and more)" : "");
     lf_worker_count(g->w, "rejected", 1);
+    lf_worker_count(g->w, d->reasons.v[0].code, 1);
   }
   o.error = error;
   lf_debug(lf_worker_id(g->w), "action %s: %s", a->action_id, error);
   return lf_out_produce(out, m, LF_TOPIC_OBSERVATIONS, a->goal_id, &o.base,
+                        errstr, errstr_size);
+}
+
+/* An action for a human: kept in Redis (for the decision and for
+ * `lamfleet approvals list`), due for expiry, and announced on
+ * approvals.pending. */
+static lf_err_t hold(guard_t *g, const lf_msg_t *m, decision_t *d,
+                     lf_out_t *out, char *errstr, size_t errstr_size) {
+  const lf_action_t *a = (const lf_action_t *)m->pb;
+  const char *p = lf_redis_prefix(g->redis);
+  lf_verdict_t v = LF_VERDICT_INIT;
+  int64_t now = lf_now_ms();
+  if (lf_reasons_add(&d->reasons, "needs_approval", "", "%s: %s", a->name,
+                     d->e.approval_why))
+    return LF_ERR_NOMEM;
+  v.action = (lf_action_t *)a;
+  v.decision = LF_DECISION_NEEDS_APPROVAL;
+  v.n_reasons = d->reasons.n;
+  v.reasons = d->reasons.pv;
+  v.guard_id = (char *)lf_worker_id(g->w);
+  v.idempotency_key = d->e.key;
+  v.catalog_version = (char *)lf_catalog_version(g->catalog);
+  v.decided_at_ms = now;
+  v.expires_at_ms = now + g->approval_ttl_ms;
+  size_t len;
+  uint8_t *buf = lf_proto_encode(&v.base, &len);
+  if (!buf) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  redisReply *r = NULL;
+  lf_err_t err = lf_redis_command(
+      g->redis, &r, errstr, errstr_size, "SET %sapproval:%s %b PX %lld", p,
+      a->action_id, buf, len, (long long)(g->approval_ttl_ms + 60000));
+  freeReplyObject(r);
+  r = NULL;
+  if (!err)
+    err = lf_redis_command(g->redis, &r, errstr, errstr_size,
+                           "ZADD %sapprovals:due %lld %s", p,
+                           (long long)v.expires_at_ms, a->action_id);
+  freeReplyObject(r);
+  free(buf);
+  if (err)
+    return err;
+  lf_worker_count(g->w, "held_for_approval", 1);
+  lf_info(lf_worker_id(g->w), "action %s (%s) waits for approval: %s",
+          a->action_id, a->name, d->e.approval_why);
+  return lf_out_produce(out, m, LF_TOPIC_APPROVALS_PENDING, a->goal_id, &v.base,
                         errstr, errstr_size);
 }
 
@@ -218,18 +296,31 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
   guard_t *g = ctx;
   lf_err_t err = grow(g, n);
   if (!err)
-    err = check_all(g, msgs, n);
+    err = evaluate_all(g, msgs, n);
   if (err) {
     snprintf(errstr, errstr_size, "out of memory");
     return err;
   }
   /* Fail closed: without Redis nothing is approved or produced. */
-  if ((err = reserve_all(g, msgs, n, errstr, errstr_size)))
+  if ((err = admit_all(g, msgs, n, errstr, errstr_size)))
     return err;
-  for (size_t i = 0; i < n && !err; i++)
-    err = g->d[i].decision == LF_DECISION_APPROVED
-              ? approve(g, &msgs[i], &g->d[i], out, errstr, errstr_size)
-              : turn_back(g, &msgs[i], &g->d[i], out, errstr, errstr_size);
+  for (size_t i = 0; i < n && !err; i++) {
+    decision_t *d = &g->d[i];
+    if ((err = decide(g, (const lf_action_t *)msgs[i].pb, d))) {
+      snprintf(errstr, errstr_size, "out of memory");
+      break;
+    }
+    switch (d->outcome) {
+    case OUT_APPROVE:
+      err = approve(g, &msgs[i], d, out, errstr, errstr_size);
+      break;
+    case OUT_HOLD:
+      err = hold(g, &msgs[i], d, out, errstr, errstr_size);
+      break;
+    default:
+      err = turn_back(g, &msgs[i], d, out, errstr, errstr_size);
+    }
+  }
   return err;
 }
 

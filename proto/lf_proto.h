@@ -16,6 +16,7 @@ typedef Lamfleet__V1__Verdict lf_verdict_t;
 typedef Lamfleet__V1__Observation lf_observation_t;
 typedef Lamfleet__V1__GoalResult lf_result_t;
 typedef Lamfleet__V1__DeadLetter lf_dead_letter_t;
+typedef Lamfleet__V1__ApprovalDecision lf_approval_decision_t;
 
 #define LF_GOAL_INIT LAMFLEET__V1__GOAL__INIT
 #define LF_ACTION_INIT LAMFLEET__V1__PROPOSED_ACTION__INIT
@@ -24,6 +25,7 @@ typedef Lamfleet__V1__DeadLetter lf_dead_letter_t;
 #define LF_OBSERVATION_INIT LAMFLEET__V1__OBSERVATION__INIT
 #define LF_RESULT_INIT LAMFLEET__V1__GOAL_RESULT__INIT
 #define LF_DEAD_LETTER_INIT LAMFLEET__V1__DEAD_LETTER__INIT
+#define LF_APPROVAL_DECISION_INIT LAMFLEET__V1__APPROVAL_DECISION__INIT
 
 #define LF_DECISION_APPROVED LAMFLEET__V1__VERDICT__DECISION__APPROVED
 #define LF_DECISION_REJECTED LAMFLEET__V1__VERDICT__DECISION__REJECTED
@@ -48,6 +50,8 @@ typedef enum lf_topic {
   LF_TOPIC_OBSERVATIONS,
   LF_TOPIC_RESULTS,
   LF_TOPIC_DLQ,
+  LF_TOPIC_APPROVALS_PENDING,   /* Verdict (needs_approval) */
+  LF_TOPIC_APPROVALS_DECISIONS, /* ApprovalDecision */
   LF_TOPIC__CNT
 } lf_topic_t;
 

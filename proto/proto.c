@@ -12,6 +12,8 @@ static const char *const topic_suffix[LF_TOPIC__CNT] = {
     [LF_TOPIC_OBSERVATIONS] = "observations",
     [LF_TOPIC_RESULTS] = "results",
     [LF_TOPIC_DLQ] = "dlq",
+    [LF_TOPIC_APPROVALS_PENDING] = "approvals.pending",
+    [LF_TOPIC_APPROVALS_DECISIONS] = "approvals.decisions",
 };
 
 const char *lf_proto_topic_suffix(lf_topic_t topic) {
@@ -32,6 +34,10 @@ const ProtobufCMessageDescriptor *lf_proto_topic_descriptor(lf_topic_t topic) {
     return &lamfleet__v1__goal_result__descriptor;
   case LF_TOPIC_DLQ:
     return &lamfleet__v1__dead_letter__descriptor;
+  case LF_TOPIC_APPROVALS_PENDING:
+    return &lamfleet__v1__verdict__descriptor;
+  case LF_TOPIC_APPROVALS_DECISIONS:
+    return &lamfleet__v1__approval_decision__descriptor;
   default:
     return NULL;
   }
@@ -59,6 +65,8 @@ const char *lf_proto_goal_id(const ProtobufCMessage *msg) {
     return ((const lf_observation_t *)msg)->goal_id;
   if (d == &lamfleet__v1__goal_result__descriptor)
     return ((const lf_result_t *)msg)->goal_id;
+  if (d == &lamfleet__v1__approval_decision__descriptor)
+    return ((const lf_approval_decision_t *)msg)->goal_id;
   return NULL;
 }
 
@@ -105,6 +113,12 @@ static const char *missing_field(const ProtobufCMessage *m) {
       return "action_id";
   } else if (d == &lamfleet__v1__goal_result__descriptor) {
     if (empty(((const lf_result_t *)m)->goal_id))
+      return "goal_id";
+  } else if (d == &lamfleet__v1__approval_decision__descriptor) {
+    const lf_approval_decision_t *a = (const lf_approval_decision_t *)m;
+    if (empty(a->action_id))
+      return "action_id";
+    if (empty(a->goal_id))
       return "goal_id";
   }
   return NULL;

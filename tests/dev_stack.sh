@@ -16,7 +16,8 @@ bs=$(awk '/kafka.bootstrap.servers/ {print $2}' "$out")
 [ -n "$bs" ] || { echo "no bootstrap servers printed:"; cat "$out"; exit 1; }
 
 topics=$(kcat -b "$bs" -L -m 10)
-for t in goals actions.proposed actions.approved observations results dlq; do
+for t in goals actions.proposed actions.approved observations results dlq \
+  approvals.pending approvals.decisions; do
   echo "$topics" | grep -q "topic \"lamfleet.$t\" with 6 partitions" \
     || { echo "kcat -L does not list lamfleet.$t:"; echo "$topics"; exit 1; }
 done

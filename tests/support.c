@@ -25,9 +25,17 @@ lf_conf_t *lf_test_conf(void) {
 }
 
 void lf_test_env_start(lf_test_env_t *env, unsigned workers) {
+  lf_test_env_start_with(env, workers, NULL);
+}
+
+void lf_test_env_start_with(lf_test_env_t *env, unsigned workers,
+                            const char *const *settings) {
   char errstr[1024];
   memset(env, 0, sizeof(*env));
   env->conf = lf_test_conf();
+  for (size_t i = 0; settings && settings[i]; i++)
+    if (lf_conf_set_kv(env->conf, settings[i], errstr, sizeof(errstr)))
+      ck_abort_msg("%s", errstr);
   env->stack = lf_stack_start(env->conf, workers, errstr, sizeof(errstr));
   if (!env->stack)
     ck_abort_msg("cannot start the embedded stack: %s", errstr);

@@ -24,6 +24,9 @@ lf_conf_t *lf_test_conf(void);
  * (ck_abort) when anything cannot start. */
 void lf_test_env_start(lf_test_env_t *env, unsigned workers);
 void lf_test_env_stop(lf_test_env_t *env);
+/* The same with settings ("key=value", NULL-terminated) applied first. */
+void lf_test_env_start_with(lf_test_env_t *env, unsigned workers,
+                            const char *const *settings);
 
 /* Produces a message / raw bytes to a fleet topic and waits for the ack. */
 void lf_test_produce(lf_test_env_t *env, lf_topic_t topic, const char *key,

@@ -1,0 +1,120 @@
+#include "rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "util.h"
+
+lf_err_t lf_guard_idempotency_key(const lf_action_t *a, const json_t *args,
+                                  char *out, size_t size) {
+  char hex[LF_SHA256_HEX_LEN + 1];
+  if (a->idempotency_key && *a->idempotency_key) {
+    snprintf(out, size, "%s", a->idempotency_key);
+    return LF_OK;
+  }
+  char *canon = lf_json_canonical(args);
+  size_t len =
+      strlen(a->tenant) + strlen(a->name) + (canon ? strlen(canon) : 0);
+  char *buf = canon ? malloc(len + 3) : NULL;
+  if (!buf) {
+    free(canon);
+    return LF_ERR_NOMEM;
+  }
+  int n = snprintf(buf, len + 3, "%s\n%s\n%s", a->tenant, a->name, canon);
+  lf_sha256_hex(buf, (size_t)n, hex);
+  snprintf(out, size, "sha256:%s", hex);
+  free(buf);
+  free(canon);
+  return LF_OK;
+}
+
+static lf_cond_env_t env_of(const lf_action_t *a, const lf_guard_eval_t *e,
+                            const json_t *context) {
+  lf_cond_env_t env = {e->args, context, a->tenant, a->name,
+                       lf_risk_name(e->def->risk)};
+  return env;
+}
+
+/* Deny rules: each that holds (or cannot be decided) is a reason. */
+static lf_err_t check_policy(const lf_action_t *a, lf_guard_eval_t *e,
+                             const lf_cond_env_t *env, lf_reasons_t *reasons) {
+  char why[256];
+  for (size_t i = 0; i < e->def->ndeny; i++) {
+    const lf_deny_rule_t *rule = &e->def->deny[i];
+    int res = lf_cond_eval(rule->when, env, why, sizeof(why));
+    if (res == LF_COND_FALSE)
+      continue;
+    e->denied = 1;
+    const char *what = rule->message ? rule->message : "denied by policy";
+    lf_err_t err =
+        res == LF_COND_TRUE
+            ? lf_reasons_add(reasons, "policy_denied", "",
+                             "%s is not allowed: %s (rule: %s)", a->name, what,
+                             lf_cond_text(rule->when))
+            : lf_reasons_add(reasons, "policy_denied", "",
+                             "%s is not allowed: %s (the rule %s could not be "
+                             "decided: %s)",
+                             a->name, what, lf_cond_text(rule->when), why);
+    if (err)
+      return err;
+  }
+  return LF_OK;
+}
+
+static void check_approval(lf_guard_eval_t *e, const lf_cond_env_t *env) {
+  char why[256];
+  const lf_catalog_action_t *d = e->def;
+  if (d->approval == LF_APPROVAL_ALWAYS) {
+    e->needs_approval = 1;
+    snprintf(e->approval_why, sizeof(e->approval_why),
+             "%s always needs a human's approval", d->name);
+  } else if (d->approval == LF_APPROVAL_WHEN) {
+    int res = lf_cond_eval(d->approval_when, env, why, sizeof(why));
+    e->needs_approval = res != LF_COND_FALSE;
+    if (res == LF_COND_TRUE)
+      snprintf(e->approval_why, sizeof(e->approval_why),
+               "needs a human's approval because %s",
+               lf_cond_text(d->approval_when));
+    else if (res == LF_COND_UNKNOWN)
+      snprintf(e->approval_why, sizeof(e->approval_why),
+               "needs a human's approval: the condition %s could not be "
+               "decided (%s)",
+               lf_cond_text(d->approval_when), why);
+  }
+}
+
+lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
+                           lf_reasons_t *reasons, lf_guard_eval_t *e) {
+  memset(e, 0, sizeof(*e));
+  if (!(e->def = lf_catalog_find(cat, a->name)))
+    return lf_reasons_add(reasons, "unknown_action", "",
+                          "\"%s\" is not an action of catalog %s; choose one "
+                          "of the catalog's actions",
+                          a->name, lf_catalog_version(cat));
+  size_t before = reasons->n;
+  lf_err_t err =
+      lf_catalog_check_args(e->def, a->arguments_json, reasons, &e->args);
+  if (err || reasons->n > before)
+    return err;
+  e->well_formed = 1;
+  if ((err = lf_guard_idempotency_key(a, e->args, e->key, sizeof(e->key))))
+    return err;
+  if (e->def->budget_arg)
+    e->amount = json_number_value(json_object_get(e->args, e->def->budget_arg));
+  json_t *context = a->context_json && *a->context_json
+                        ? json_loads(a->context_json, 0, NULL)
+                        : NULL;
+  lf_cond_env_t env = env_of(a, e, json_is_object(context) ? context : NULL);
+  err = check_policy(a, e, &env, reasons);
+  if (!err)
+    check_approval(e, &env);
+  json_decref(context);
+  return err;
+}
+
+void lf_guard_eval_clear(lf_guard_eval_t *e) {
+  json_decref(e->args);
+  e->args = NULL;
+}

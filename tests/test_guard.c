@@ -1,0 +1,262 @@
+/* The guard worker on the mock cluster with a real redis-server: every
+ * decision code end to end, approvals held in Redis and announced, budgets
+ * shared by two guards, and shadow mode. */
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "support.h"
+
+#define GUARD (1u << LF_KIND_GUARD)
+
+static int match_goal_prefix(const lf_test_record_t *r, void *prefix) {
+  return r->key && !strncmp(r->key, prefix, strlen(prefix));
+}
+
+static redisContext *redis_of(lf_test_env_t *env) {
+  int port = 0;
+  ck_assert_int_eq(
+      sscanf(lf_stack_redis_url(env->stack), "redis://127.0.0.1:%d", &port), 1);
+  redisContext *c = redisConnect("127.0.0.1", port);
+  ck_assert(c && !c->err);
+  return c;
+}
+
+/* The observation (or NULL) of goal_id among r. */
+static const lf_observation_t *obs_of(const lf_test_records_t *r,
+                                      const char *goal_id) {
+  for (size_t i = 0; i < r->n; i++)
+    if (r->v[i].pb && !strcmp(r->v[i].key, goal_id))
+      return (const lf_observation_t *)r->v[i].pb;
+  return NULL;
+}
+
+static int has_reason(const lf_observation_t *o, const char *code,
+                      const char *path) {
+  for (size_t i = 0; o && i < o->n_reasons; i++)
+    if (!strcmp(o->reasons[i]->code, code) &&
+        (!path || !strcmp(o->reasons[i]->path, path)))
+      return 1;
+  return 0;
+}
+
+static const char *const payments[] = {
+    "guard.catalog=${examples}/payments.json", NULL};
+
+#define PAY(inv, amount, cur)                                                  \
+  "{\"invoice_id\":\"" inv "\",\"amount\":" amount ",\"currency\":\"" cur      \
+  "\",\"iban\":\"DE89370400440532013000\"}"
+
+START_TEST(every_decision_code) {
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, payments);
+  lf_test_propose(&env, "acme", "d-unknown", "wire_money", "{}");
+  lf_test_propose(&env, "acme", "d-malformed", "pay_invoice", "{\"amount\":");
+  lf_test_propose(&env, "acme", "d-schema", "pay_invoice",
+                  "{\"invoice_id\":\"X1\",\"amount\":2500.001,"
+                  "\"currency\":\"EUR\",\"extra\":1}");
+  lf_test_propose(&env, "acme", "d-policy", "pay_invoice",
+                  PAY("INV-0001", "10", "GBP"));
+  lf_test_propose(&env, "acme", "d-ok", "pay_invoice",
+                  PAY("INV-0002", "100", "EUR"));
+  lf_test_propose(&env, "acme", "d-dup", "pay_invoice",
+                  PAY("INV-0002", "100.00", "EUR"));
+  lf_test_propose(&env, "acme", "d-hold", "pay_invoice",
+                  PAY("INV-0003", "1500", "EUR"));
+  /* budget 5000/day: 100 spent, four of 1000 fit, the fifth does not */
+  lf_test_propose(&env, "acme", "d-b1", "pay_invoice",
+                  PAY("INV-0011", "1000", "EUR"));
+  lf_test_propose(&env, "acme", "d-b2", "pay_invoice",
+                  PAY("INV-0012", "1000", "EUR"));
+  lf_test_propose(&env, "acme", "d-b3", "pay_invoice",
+                  PAY("INV-0013", "1000", "EUR"));
+  lf_test_propose(&env, "acme", "d-b4", "pay_invoice",
+                  PAY("INV-0014", "1000", "EUR"));
+  lf_test_propose(&env, "acme", "d-b5", "pay_invoice",
+                  PAY("INV-0015", "1000", "EUR"));
+  /* rate limit 3/min */
+  lf_test_propose(&env, "acme", "d-r1", "lookup_customer",
+                  "{\"email\":\"a@x.com\"}");
+  lf_test_propose(&env, "acme", "d-r2", "lookup_customer",
+                  "{\"email\":\"b@x.com\"}");
+  lf_test_propose(&env, "acme", "d-r3", "lookup_customer",
+                  "{\"email\":\"c@x.com\"}");
+  lf_test_propose(&env, "acme", "d-r4", "lookup_customer",
+                  "{\"email\":\"d@x.com\"}");
+
+  lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 7, 30000,
+                                       match_goal_prefix, "d-");
+  ck_assert_uint_eq(obs.n, 7);
+  ck_assert(has_reason(obs_of(&obs, "d-unknown"), "unknown_action", ""));
+  ck_assert(has_reason(obs_of(&obs, "d-malformed"), "malformed_arguments", ""));
+  const lf_observation_t *o = obs_of(&obs, "d-schema");
+  ck_assert(has_reason(o, "missing_required", "/iban"));
+  ck_assert(has_reason(o, "value_error", "/amount"));
+  ck_assert(has_reason(o, "value_error", "/invoice_id"));
+  ck_assert(has_reason(o, "unexpected_param", "/extra"));
+  ck_assert_uint_eq(o->n_reasons, 4);
+  o = obs_of(&obs, "d-policy");
+  ck_assert(has_reason(o, "policy_denied", ""));
+  ck_assert_msg(strstr(o->reasons[0]->message, "only EUR and USD"), "%s",
+                o->reasons[0]->message);
+  o = obs_of(&obs, "d-dup");
+  ck_assert_int_eq(o->status, LF_OBS_DUPLICATE);
+  ck_assert_str_eq(o->duplicate_of, "d-ok:0");
+  o = obs_of(&obs, "d-b5");
+  ck_assert(has_reason(o, "budget_exceeded", "/amount"));
+  ck_assert(has_reason(obs_of(&obs, "d-r4"), "rate_limited", ""));
+  lf_test_records_free(&obs);
+
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 8, 30000, match_goal_prefix, "d-");
+  ck_assert_uint_eq(ok.n, 8); /* d-ok, d-b1..4, d-r1..3 */
+  lf_test_records_free(&ok);
+
+  lf_test_records_t held = lf_test_read(&env, LF_TOPIC_APPROVALS_PENDING, 1,
+                                        30000, match_goal_prefix, "d-hold");
+  ck_assert_uint_eq(held.n, 1);
+  const lf_verdict_t *v = (const lf_verdict_t *)held.v[0].pb;
+  ck_assert_int_eq(v->decision, LF_DECISION_NEEDS_APPROVAL);
+  ck_assert_str_eq(v->reasons[0]->code, "needs_approval");
+  ck_assert_msg(strstr(v->reasons[0]->message, "args.amount > 1000"), "%s",
+                v->reasons[0]->message);
+  ck_assert_int_gt(v->expires_at_ms, v->decided_at_ms);
+  lf_test_records_free(&held);
+
+  /* Redis: the held action is stored and due; its amount is not spent */
+  redisContext *c = redis_of(&env);
+  redisReply *r = redisCommand(c, "EXISTS lamfleet:approval:d-hold:0");
+  ck_assert_int_eq(r->integer, 1);
+  freeReplyObject(r);
+  r = redisCommand(c, "ZSCORE lamfleet:approvals:due d-hold:0");
+  ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+  freeReplyObject(r);
+  r = redisCommand(c, "KEYS lamfleet:budget:acme:pay_invoice:*");
+  ck_assert_uint_eq(r->elements, 1);
+  redisReply *spent = redisCommand(c, "GET %s", r->element[0]->str);
+  ck_assert_str_eq(spent->str, "4100");
+  freeReplyObject(spent);
+  freeReplyObject(r);
+  redisFree(c);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+static char *write_catalog(const char *text) {
+  static char path[64];
+  strcpy(path, "/tmp/lf-catalog-XXXXXX");
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  return path;
+}
+
+static void *run_worker(void *w) {
+  char errstr[512];
+  lf_worker_run(w, errstr, sizeof(errstr));
+  return NULL;
+}
+
+START_TEST(two_guards_never_overspend) {
+  char *path = write_catalog(
+      "{\"version\":\"b1\",\"actions\":[{\"name\":\"spend\",\"inputSchema\":"
+      "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"},"
+      "\"amount\":{\"type\":\"number\"}},\"required\":[\"n\",\"amount\"]},"
+      "\"x-lamfleet\":{\"budget\":{\"argument\":\"amount\",\"limit\":500,"
+      "\"window\":\"1d\"}}}]}");
+  char setting[128];
+  snprintf(setting, sizeof(setting), "guard.catalog=%s", path);
+  const char *const settings[] = {setting, "worker.batch.size=4", NULL};
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, settings);
+  char errstr[512];
+  lf_worker_t *second =
+      lf_worker_new(env.conf, &lf_guard_handler, errstr, sizeof(errstr));
+  ck_assert_msg(second != NULL, "%s", errstr);
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, run_worker, second), 0);
+  /* both members of the group hold partitions before the records come */
+  lf_worker_t *first = lf_stack_worker(env.stack, LF_KIND_GUARD);
+  for (int i = 0; i < 600 && !(lf_worker_assigned(second) > 0 &&
+                               lf_worker_assigned(first) > 0);
+       i++)
+    usleep(50000);
+  ck_assert_int_gt(lf_worker_assigned(second), 0);
+  for (int i = 0; i < 40; i++) {
+    char goal[32], args[64];
+    snprintf(goal, sizeof(goal), "b-%02d", i);
+    snprintf(args, sizeof(args), "{\"n\":%d,\"amount\":20}", i);
+    lf_test_propose(&env, "acme", goal, "spend", args);
+  }
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 25, 30000, match_goal_prefix, "b-");
+  lf_test_records_t no = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 15, 30000,
+                                      match_goal_prefix, "b-");
+  ck_assert_uint_eq(ok.n, 25); /* 25 x 20 = 500 */
+  ck_assert_uint_eq(no.n, 15);
+  for (size_t i = 0; i < no.n; i++)
+    ck_assert(has_reason((const lf_observation_t *)no.v[i].pb,
+                         "budget_exceeded", "/amount"));
+  ck_assert_uint_gt(lf_worker_counter(second, "records_consumed"), 0);
+  ck_assert_uint_gt(lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_GUARD),
+                                      "records_consumed"),
+                    0);
+  lf_test_records_free(&ok);
+  lf_test_records_free(&no);
+  lf_worker_stop(second);
+  pthread_join(t, NULL);
+  lf_worker_destroy(second);
+  lf_test_env_stop(&env);
+  unlink(path);
+}
+END_TEST
+
+START_TEST(shadow_mode_approves_and_reports) {
+  char *path = write_catalog(
+      "{\"version\":\"s1\",\"x-lamfleet\":{\"mode\":\"shadow\"},\"actions\":["
+      "{\"name\":\"pay\",\"inputSchema\":{\"type\":\"object\",\"properties\":"
+      "{\"amount\":{\"type\":\"number\"}},\"required\":[\"amount\"]},"
+      "\"x-lamfleet\":{\"deny\":\"args.amount > 100\"}}]}");
+  char setting[128];
+  snprintf(setting, sizeof(setting), "guard.catalog=%s", path);
+  const char *const settings[] = {setting, NULL};
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, settings);
+  lf_test_propose(&env, "acme", "s-big", "pay", "{\"amount\":500}");
+  lf_test_propose(&env, "acme", "s-bad", "pay", "{\"amount\":\"x\"}");
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_goal_prefix, "s-");
+  ck_assert_uint_eq(ok.n, 1);
+  const lf_verdict_t *v = (const lf_verdict_t *)ok.v[0].pb;
+  ck_assert_str_eq(ok.v[0].key, "s-big");
+  ck_assert_uint_eq(v->n_reasons, 1);
+  ck_assert_str_eq(v->reasons[0]->code, "policy_denied");
+  /* malformed is still rejected: shadow only relaxes policy and limits */
+  lf_test_records_t no = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 1, 30000,
+                                      match_goal_prefix, "s-bad");
+  ck_assert_uint_eq(no.n, 1);
+  ck_assert_uint_eq(lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_GUARD),
+                                      "shadow_would_reject"),
+                    1);
+  lf_test_records_free(&ok);
+  lf_test_records_free(&no);
+  lf_test_env_stop(&env);
+  unlink(path);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("guard");
+  TCase *tc = tcase_create("guard");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, every_decision_code);
+  tcase_add_test(tc, two_guards_never_overspend);
+  tcase_add_test(tc, shadow_mode_approves_and_reports);
+  suite_add_tcase(s, tc);
+  return lf_test_run(s);
+}
