@@ -14,6 +14,10 @@ static void usage(FILE *out) {
         "  goal submit TEXT [--tenant T] [--max-steps N] [--wait]\n"
         "                           produce a goal; --wait follows it to "
         "its result\n"
+        "  approvals list [--json]  actions waiting for a human\n"
+        "  approvals approve ID [--note TEXT]\n"
+        "  approvals deny ID --reason TEXT\n"
+        "                           answer for a waiting action\n"
         "  config list|markdown     the configuration properties\n"
         "Options:\n"
         "  -b BROKERS               Kafka bootstrap servers\n"
@@ -62,6 +66,8 @@ int main(int argc, char **argv) {
     rc = lf_cmd_demo(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "goal"))
     rc = lf_cmd_goal(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "approvals"))
+    rc = lf_cmd_approvals(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "config"))
     rc = cmd_config(argc - 1, argv + 1);
   else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||

@@ -58,6 +58,9 @@ const lf_prop_t lf_props[] = {
      "Records handled (and their Redis work pipelined) per batch."},
     {"worker.poll.timeout.ms", LF_PROP_INT, "100", 1, 10000, NULL, 0,
      "Longest wait for the first record of a batch."},
+    {"worker.tick.ms", LF_PROP_INT, "1000", 10, 3600000, NULL, 0,
+     "How often a worker does its periodic work between batches (the "
+     "guard expires approvals then)."},
     {"worker.retry.backoff.ms", LF_PROP_INT, "100", 1, 60000, NULL, 0,
      "First wait before a failed batch is retried (doubles each time)."},
     {"worker.retry.backoff.max.ms", LF_PROP_INT, "5000", 1, 600000, NULL, 0,

@@ -45,6 +45,10 @@ typedef struct lf_handler {
   /* Optional: called once the batch's outputs are acknowledged and before
    * its offsets are committed (e.g. to persist state only then). */
   lf_err_t (*delivered)(void *ctx, char *errstr, size_t errstr_size);
+  /* Optional: called between batches every worker.tick.ms, for work that
+   * no record brings (e.g. expiring what waited too long). Errors are
+   * logged; the next tick tries again. */
+  lf_err_t (*tick)(void *ctx, lf_out_t *out, char *errstr, size_t errstr_size);
   void (*close)(void *ctx);
 } lf_handler_t;
 
@@ -72,6 +76,9 @@ const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t topic);
  * executions), safe to read from any thread. */
 void lf_worker_count(lf_worker_t *w, const char *name, uint64_t n);
 uint64_t lf_worker_counter(const lf_worker_t *w, const char *name);
+
+/* Waits until everything produced through out is acknowledged. */
+lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size);
 
 /* Produces m to topic, keyed by key, traced as a child of cause. */
 lf_err_t lf_out_produce(lf_out_t *out, const lf_msg_t *cause, lf_topic_t topic,

@@ -156,6 +156,10 @@ static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
   return LF_OK;
 }
 
+lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size) {
+  return wait_delivery(out->w, errstr, errstr_size);
+}
+
 static lf_err_t commit(lf_worker_t *w, size_t n, char *errstr,
                        size_t errstr_size) {
   rd_kafka_topic_partition_list_t *l = positions(w, n, 0);
@@ -206,6 +210,19 @@ static lf_err_t process(lf_worker_t *w, size_t n, char *errstr,
   return err;
 }
 
+static void tick(lf_worker_t *w, int64_t *next) {
+  char why[512] = "";
+  if (!w->h->tick || lf_monotonic_ms() < *next)
+    return;
+  *next = lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.tick.ms");
+  w->out.outstanding = w->out.failed = 0;
+  lf_err_t err = w->h->tick(w->ctx, &w->out, why, sizeof(why));
+  if (!err)
+    err = wait_delivery(w, why, sizeof(why));
+  if (err)
+    lf_warn(w->id, "tick: %s", why);
+}
+
 static void backoff(lf_worker_t *w, int64_t ms) {
   int64_t until = lf_monotonic_ms() + ms;
   while (!atomic_load(&w->stop) && lf_monotonic_ms() < until)
@@ -220,8 +237,9 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
           lf_conf_get(w->conf, w->h->group_key));
   int64_t base = lf_conf_get_int(w->conf, "worker.retry.backoff.ms");
   int64_t max = lf_conf_get_int(w->conf, "worker.retry.backoff.max.ms");
-  int64_t wait = base;
+  int64_t wait = base, next_tick = 0;
   while (!atomic_load(&w->stop)) {
+    tick(w, &next_tick);
     size_t n = fetch(w);
     rd_kafka_poll(w->producer, 0);
     if (!n)

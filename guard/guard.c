@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "admit.h"
+#include "approvals.h"
 #include "log.h"
 #include "redis.h"
 #include "util.h"
@@ -32,9 +33,12 @@ typedef struct guard {
   int64_t ttl_ms, approval_ttl_ms;
   decision_t *d; /* per batch, reused */
   size_t cap;
+  char (*forget)[256]; /* approvals decided in this batch: drop once out */
+  size_t nforget;
 } guard_t;
 
-static const lf_topic_t topics[] = {LF_TOPIC_PROPOSED};
+static const lf_topic_t topics[] = {LF_TOPIC_PROPOSED,
+                                    LF_TOPIC_APPROVALS_DECISIONS};
 
 static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
                      size_t errstr_size) {
@@ -74,6 +78,7 @@ static void guard_close(void *ctx) {
     lf_guard_eval_clear(&g->d[i].e);
   }
   free(g->d);
+  free(g->forget);
   lf_redis_destroy(g->redis);
   lf_catalog_destroy(g->catalog);
   free(g);
@@ -85,6 +90,11 @@ static lf_err_t grow(guard_t *g, size_t n) {
   decision_t *d = realloc(g->d, n * sizeof(*d));
   if (!d)
     return LF_ERR_NOMEM;
+  g->d = d;
+  char(*f)[256] = realloc(g->forget, n * sizeof(*f));
+  if (!f)
+    return LF_ERR_NOMEM;
+  g->forget = f;
   memset(d + g->cap, 0, (n - g->cap) * sizeof(*d));
   g->d = d;
   g->cap = n;
@@ -98,6 +108,9 @@ static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
     decision_t *d = &g->d[i];
     lf_reasons_clear(&d->reasons);
     lf_guard_eval_clear(&d->e);
+    d->admit = 0;
+    if (msgs[i].topic != LF_TOPIC_PROPOSED)
+      continue;
     if (lf_guard_evaluate(g->catalog, (const lf_action_t *)msgs[i].pb,
                           &d->reasons, &d->e))
       return LF_ERR_NOMEM;
@@ -183,9 +196,9 @@ static lf_err_t decide(guard_t *g, const lf_action_t *a, decision_t *d) {
   return err;
 }
 
-static lf_err_t approve(guard_t *g, const lf_msg_t *m, const decision_t *d,
-                        lf_out_t *out, char *errstr, size_t errstr_size) {
-  const lf_action_t *a = (const lf_action_t *)m->pb;
+static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
+                        const decision_t *d, lf_out_t *out, char *errstr,
+                        size_t errstr_size) {
   lf_verdict_t v = LF_VERDICT_INIT;
   v.action = (lf_action_t *)a;
   v.decision = LF_DECISION_APPROVED;
@@ -210,9 +223,9 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const decision_t *d,
 }
 
 /* Rejections and duplicates go straight back to the planner. */
-static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const decision_t *d,
-                          lf_out_t *out, char *errstr, size_t errstr_size) {
-  const lf_action_t *a = (const lf_action_t *)m->pb;
+static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
+                          const decision_t *d, lf_out_t *out, char *errstr,
+                          size_t errstr_size) {
   lf_observation_t o = LF_OBSERVATION_INIT;
   char error[700];
   o.goal_id = a->goal_id;
@@ -246,15 +259,16 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const decision_t *d,
 /* An action for a human: kept in Redis (for the decision and for
  * `lamfleet approvals list`), due for expiry, and announced on
  * approvals.pending. */
-static lf_err_t hold(guard_t *g, const lf_msg_t *m, decision_t *d,
-                     lf_out_t *out, char *errstr, size_t errstr_size) {
-  const lf_action_t *a = (const lf_action_t *)m->pb;
-  const char *p = lf_redis_prefix(g->redis);
+static lf_err_t hold(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
+                     decision_t *d, lf_out_t *out, char *errstr,
+                     size_t errstr_size) {
   lf_verdict_t v = LF_VERDICT_INIT;
   int64_t now = lf_now_ms();
   if (lf_reasons_add(&d->reasons, "needs_approval", "", "%s: %s", a->name,
-                     d->e.approval_why))
+                     d->e.approval_why)) {
+    snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
+  }
   v.action = (lf_action_t *)a;
   v.decision = LF_DECISION_NEEDS_APPROVAL;
   v.n_reasons = d->reasons.n;
@@ -264,24 +278,7 @@ static lf_err_t hold(guard_t *g, const lf_msg_t *m, decision_t *d,
   v.catalog_version = (char *)lf_catalog_version(g->catalog);
   v.decided_at_ms = now;
   v.expires_at_ms = now + g->approval_ttl_ms;
-  size_t len;
-  uint8_t *buf = lf_proto_encode(&v.base, &len);
-  if (!buf) {
-    snprintf(errstr, errstr_size, "out of memory");
-    return LF_ERR_NOMEM;
-  }
-  redisReply *r = NULL;
-  lf_err_t err = lf_redis_command(
-      g->redis, &r, errstr, errstr_size, "SET %sapproval:%s %b PX %lld", p,
-      a->action_id, buf, len, (long long)(g->approval_ttl_ms + 60000));
-  freeReplyObject(r);
-  r = NULL;
-  if (!err)
-    err = lf_redis_command(g->redis, &r, errstr, errstr_size,
-                           "ZADD %sapprovals:due %lld %s", p,
-                           (long long)v.expires_at_ms, a->action_id);
-  freeReplyObject(r);
-  free(buf);
+  lf_err_t err = lf_approvals_hold(g->redis, &v, errstr, errstr_size);
   if (err)
     return err;
   lf_worker_count(g->w, "held_for_approval", 1);
@@ -289,6 +286,177 @@ static lf_err_t hold(guard_t *g, const lf_msg_t *m, decision_t *d,
           a->action_id, a->name, d->e.approval_why);
   return lf_out_produce(out, m, LF_TOPIC_APPROVALS_PENDING, a->goal_id, &v.base,
                         errstr, errstr_size);
+}
+
+/* Sends one verdict for a proposal (or a decided approval) on its way. */
+static lf_err_t publish(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
+                        decision_t *d, lf_out_t *out, char *errstr,
+                        size_t errstr_size) {
+  switch (d->outcome) {
+  case OUT_APPROVE:
+    return approve(g, m, a, d, out, errstr, errstr_size);
+  case OUT_HOLD:
+    return hold(g, m, a, d, out, errstr, errstr_size);
+  default:
+    return turn_back(g, m, a, d, out, errstr, errstr_size);
+  }
+}
+
+/* One action through admission on its own (a decided approval). */
+static lf_err_t admit_one(guard_t *g, const lf_action_t *a, decision_t *d,
+                          char *errstr, size_t errstr_size) {
+  int64_t ttl =
+      d->e.def->idempotency_ttl_ms ? d->e.def->idempotency_ttl_ms : g->ttl_ms;
+  lf_admit_t req = {
+      a->tenant,   a->action_id, d->e.key, d->e.def,
+      d->e.amount, ttl,          1,        !lf_catalog_shadow(g->catalog),
+      lf_now_ms()};
+  lf_err_t err = LF_OK;
+  if (!g->sha[0])
+    err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
+  if (!err)
+    err = lf_limits_append(g->redis, g->sha, &req, errstr, errstr_size);
+  if (!err)
+    err = lf_limits_reply(g->redis, &d->res, errstr, errstr_size);
+  if (err && !strncmp(errstr, "NOSCRIPT", 8))
+    g->sha[0] = '\0';
+  return err;
+}
+
+/* The human saw one catalog; if another is in force now, the action is
+ * judged again and, if still admissible, needs a fresh approval. */
+static lf_err_t on_changed_catalog(guard_t *g, const lf_msg_t *m,
+                                   const lf_verdict_t *held, decision_t *d,
+                                   lf_out_t *out, char *errstr,
+                                   size_t errstr_size) {
+  const lf_action_t *a = held->action;
+  d->outcome = d->e.well_formed && !d->e.denied ? OUT_HOLD : OUT_REJECT;
+  if (d->outcome == OUT_HOLD)
+    snprintf(d->e.approval_why, sizeof(d->e.approval_why),
+             "the catalog changed from %s to %s since approval was requested; "
+             "approve again",
+             held->catalog_version, lf_catalog_version(g->catalog));
+  return publish(g, m, a, d, out, errstr, errstr_size);
+}
+
+static lf_err_t on_decision(guard_t *g, const lf_msg_t *m, decision_t *d,
+                            lf_out_t *out, char *errstr, size_t errstr_size) {
+  const lf_approval_decision_t *dec = (const lf_approval_decision_t *)m->pb;
+  const char *id = lf_worker_id(g->w);
+  lf_verdict_t *held = NULL;
+  int won = 0;
+  lf_err_t err =
+      lf_approvals_get(g->redis, dec->action_id, &held, errstr, errstr_size);
+  if (err || !held) {
+    if (err == LF_ERR_INVALID)
+      lf_error(id, "approval %s: stored verdict unreadable: %s", dec->action_id,
+               errstr);
+    else if (!err)
+      lf_warn(id,
+              "decision on %s ignored: nothing waits for it (expired or "
+              "already decided)",
+              dec->action_id);
+    lf_worker_count(g->w, "decisions_ignored", !err || err == LF_ERR_INVALID);
+    return err == LF_ERR_INVALID ? LF_OK : err;
+  }
+  const lf_action_t *a = held->action;
+  if ((err = lf_guard_evaluate(g->catalog, a, &d->reasons, &d->e))) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto done;
+  }
+  if (dec->approved &&
+      strcmp(held->catalog_version, lf_catalog_version(g->catalog))) {
+    err = on_changed_catalog(g, m, held, d, out, errstr, errstr_size);
+    goto done;
+  }
+  lf_verdict_t *claimed = NULL;
+  err = lf_approvals_claim(g->redis, a->action_id,
+                           dec->approved ? "approved" : "denied", &won,
+                           &claimed, errstr, errstr_size);
+  lf_proto_free(&held->base);
+  held = claimed;
+  if (err || !won || !held) {
+    if (!err)
+      lf_warn(id, "decision on %s ignored: it was already decided or expired",
+              a->action_id);
+    goto done;
+  }
+  a = held->action;
+  snprintf(g->forget[g->nforget++], 256, "%s", a->action_id);
+  lf_info(id, "action %s %s by %s%s%s", a->action_id,
+          dec->approved ? "approved" : "denied", dec->approver,
+          *dec->note ? ": " : "", dec->note);
+  if (!dec->approved) {
+    lf_reasons_clear(&d->reasons);
+    d->outcome = OUT_REJECT;
+    if (lf_reasons_add(&d->reasons, "approval_denied", "",
+                       "%s was denied by %s: %s", a->name,
+                       *dec->approver ? dec->approver : "a human",
+                       *dec->note ? dec->note : "no reason given")) {
+      snprintf(errstr, errstr_size, "out of memory");
+      err = LF_ERR_NOMEM;
+      goto done;
+    }
+  } else if (d->e.well_formed && !d->e.denied) {
+    d->admit = 1;
+    d->e.needs_approval = 0; /* a human approved it */
+    if ((err = admit_one(g, a, d, errstr, errstr_size)) ||
+        (err = decide(g, a, d)))
+      goto done;
+  } else {
+    d->outcome = OUT_REJECT;
+  }
+  err = publish(g, m, a, d, out, errstr, errstr_size);
+done:
+  lf_proto_free(held ? &held->base : NULL);
+  return err;
+}
+
+/* Decided approvals are dropped once their outcome is out. */
+static lf_err_t delivered(void *ctx, char *errstr, size_t errstr_size) {
+  guard_t *g = ctx;
+  lf_err_t err = LF_OK;
+  for (size_t i = 0; i < g->nforget && !err; i++)
+    err = lf_approvals_forget(g->redis, g->forget[i], errstr, errstr_size);
+  g->nforget = 0;
+  return err;
+}
+
+/* Held actions whose time ran out go back to the planner as rejected. */
+static lf_err_t expire(void *ctx, lf_out_t *out, char *errstr,
+                       size_t errstr_size) {
+  guard_t *g = ctx;
+  char ids[32][256];
+  size_t n = 0;
+  decision_t d = {0};
+  lf_err_t err =
+      lf_approvals_due(g->redis, lf_now_ms(), ids, 32, &n, errstr, errstr_size);
+  for (size_t i = 0; i < n && !err; i++) {
+    lf_verdict_t *held = NULL;
+    int won = 0;
+    if ((err = lf_approvals_claim(g->redis, ids[i], "expired", &won, &held,
+                                  errstr, errstr_size)) ||
+        !won || !held) {
+      lf_proto_free(held ? &held->base : NULL);
+      continue;
+    }
+    lf_reasons_clear(&d.reasons);
+    d.outcome = OUT_REJECT;
+    err = lf_reasons_add(&d.reasons, "approval_expired", "",
+                         "%s waited for approval for more than %lld s; "
+                         "propose it again if it is still needed",
+                         held->action->name,
+                         (long long)(g->approval_ttl_ms / 1000));
+    if (!err)
+      err = turn_back(g, NULL, held->action, &d, out, errstr, errstr_size);
+    if (!err)
+      err = lf_out_wait(out, errstr, errstr_size);
+    if (!err)
+      err = lf_approvals_forget(g->redis, ids[i], errstr, errstr_size);
+    lf_proto_free(&held->base);
+  }
+  lf_reasons_free(&d.reasons);
+  return err;
 }
 
 static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
@@ -304,22 +472,16 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
   /* Fail closed: without Redis nothing is approved or produced. */
   if ((err = admit_all(g, msgs, n, errstr, errstr_size)))
     return err;
+  g->nforget = 0;
   for (size_t i = 0; i < n && !err; i++) {
     decision_t *d = &g->d[i];
-    if ((err = decide(g, (const lf_action_t *)msgs[i].pb, d))) {
+    const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
+    if (msgs[i].topic == LF_TOPIC_APPROVALS_DECISIONS)
+      err = on_decision(g, &msgs[i], d, out, errstr, errstr_size);
+    else if ((err = decide(g, a, d)))
       snprintf(errstr, errstr_size, "out of memory");
-      break;
-    }
-    switch (d->outcome) {
-    case OUT_APPROVE:
-      err = approve(g, &msgs[i], d, out, errstr, errstr_size);
-      break;
-    case OUT_HOLD:
-      err = hold(g, &msgs[i], d, out, errstr, errstr_size);
-      break;
-    default:
-      err = turn_back(g, &msgs[i], d, out, errstr, errstr_size);
-    }
+    else
+      err = publish(g, &msgs[i], a, d, out, errstr, errstr_size);
   }
   return err;
 }
@@ -328,8 +490,10 @@ const lf_handler_t lf_guard_handler = {
     .kind = "guard",
     .group_key = "guard.group.id",
     .topics = topics,
-    .ntopics = 1,
+    .ntopics = 2,
     .init = init,
     .handle = handle,
+    .delivered = delivered,
+    .tick = expire,
     .close = guard_close,
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -250,6 +251,100 @@ START_TEST(shadow_mode_approves_and_reports) {
 }
 END_TEST
 
+/* Runs the lamfleet CLI against env; returns its exit status, output in out. */
+static int cli(lf_test_env_t *env, char *out, size_t size, const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "%s -b %s -X redis.url=%s %s 2>&1", LF_CLI_PATH,
+           lf_stack_bootstraps(env->stack), lf_stack_redis_url(env->stack),
+           args);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  size_t n = fread(out, 1, size - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(approval_round_trip_through_the_cli) {
+  char out[8192];
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, payments);
+  lf_test_propose(&env, "acme", "a-yes", "pay_invoice",
+                  PAY("INV-0101", "1500", "EUR"));
+  lf_test_propose(&env, "acme", "a-no", "pay_invoice",
+                  PAY("INV-0102", "2000", "EUR"));
+  lf_test_records_t held = lf_test_read(&env, LF_TOPIC_APPROVALS_PENDING, 2,
+                                        30000, match_goal_prefix, "a-");
+  ck_assert_uint_eq(held.n, 2);
+  lf_test_records_free(&held);
+
+  ck_assert_int_eq(cli(&env, out, sizeof(out), "approvals list"), 0);
+  ck_assert_msg(strstr(out, "a-yes:0") && strstr(out, "a-no:0") &&
+                    strstr(out, "args.amount > 1000"),
+                "%s", out);
+  ck_assert_int_eq(cli(&env, out, sizeof(out), "approvals deny a-no:0"), 2);
+  ck_assert_int_eq(
+      cli(&env, out, sizeof(out), "approvals approve a-yes:0 --note ok"), 0);
+  ck_assert_int_eq(cli(&env, out, sizeof(out),
+                       "approvals deny a-no:0 --reason 'over the limit' --by "
+                       "carol"),
+                   0);
+
+  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000,
+                                      match_goal_prefix, "a-yes");
+  ck_assert_uint_eq(ok.n, 1);
+  lf_test_records_t no = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 1, 30000,
+                                      match_goal_prefix, "a-no");
+  ck_assert_uint_eq(no.n, 1);
+  const lf_observation_t *o = (const lf_observation_t *)no.v[0].pb;
+  ck_assert(has_reason(o, "approval_denied", ""));
+  ck_assert_msg(strstr(o->reasons[0]->message, "carol") &&
+                    strstr(o->reasons[0]->message, "over the limit"),
+                "%s", o->reasons[0]->message);
+  lf_test_records_free(&ok);
+  lf_test_records_free(&no);
+
+  /* decided: nothing waits any more, the approved amount is spent */
+  for (int i = 0; i < 100; i++) {
+    cli(&env, out, sizeof(out), "approvals list");
+    if (!*out)
+      break;
+    usleep(50000);
+  }
+  ck_assert_msg(!*out, "still listed: %s", out);
+  ck_assert_int_eq(cli(&env, out, sizeof(out), "approvals approve a-no:0"), 1);
+  ck_assert_msg(strstr(out, "no action a-no:0 waits"), "%s", out);
+  redisContext *c = redis_of(&env);
+  redisReply *r = redisCommand(c, "KEYS lamfleet:budget:acme:pay_invoice:*");
+  ck_assert_uint_eq(r->elements, 1);
+  redisReply *spent = redisCommand(c, "GET %s", r->element[0]->str);
+  ck_assert_str_eq(spent->str, "1500");
+  freeReplyObject(spent);
+  freeReplyObject(r);
+  redisFree(c);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+START_TEST(unanswered_approval_expires) {
+  const char *const settings[] = {"guard.catalog=${examples}/payments.json",
+                                  "guard.approval.ttl.ms=1000",
+                                  "worker.tick.ms=100", NULL};
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, settings);
+  lf_test_propose(&env, "acme", "e-late", "refund_order",
+                  "{\"order_id\":\"0b0a3f5e-8c3d-4d7e-9f3a-1b2c3d4e5f60\","
+                  "\"reason\":\"damaged\"}");
+  lf_test_records_t no = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 1, 30000,
+                                      match_goal_prefix, "e-late");
+  ck_assert_uint_eq(no.n, 1);
+  ck_assert(
+      has_reason((const lf_observation_t *)no.v[0].pb, "approval_expired", ""));
+  lf_test_records_free(&no);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("guard");
   TCase *tc = tcase_create("guard");
@@ -257,6 +352,8 @@ int main(void) {
   tcase_add_test(tc, every_decision_code);
   tcase_add_test(tc, two_guards_never_overspend);
   tcase_add_test(tc, shadow_mode_approves_and_reports);
+  tcase_add_test(tc, approval_round_trip_through_the_cli);
+  tcase_add_test(tc, unanswered_approval_expires);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
