@@ -40,13 +40,19 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
          "executor)\n"
          "  kafka.bootstrap.servers  %s\n"
          "  redis.url                %s\n"
+         "  signing.keys             %s  (a key for this run only)\n"
          "  topics                   %s{goals,actions.proposed,"
-         "actions.approved,observations,results,dlq}\n"
+         "actions.approved,observations,results,dlq,approvals.pending,"
+         "approvals.decisions}\n"
          "Try:\n"
          "  lamfleet -b %s goal submit \"greet world\" --wait\n"
          "  kcat -b %s -L\n"
          "Ctrl-C stops it.\n",
-         bs, lf_stack_redis_url(s), lf_conf_get(conf, "topic.prefix"), bs, bs);
+         bs, lf_stack_redis_url(s),
+         *lf_conf_get(conf, "signing.keys.file")
+             ? lf_conf_get(conf, "signing.keys.file")
+             : lf_conf_get(conf, "signing.keys"),
+         lf_conf_get(conf, "topic.prefix"), bs, bs);
   fflush(stdout);
   while (!stop_requested)
     lf_sleep_ms(100);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "planner.h"
 #include "redis_server.h"
+#include "sign.h"
 #include "util.h"
 
 typedef struct runner {
@@ -85,6 +86,15 @@ static lf_err_t start_servers(lf_stack_t *s, char *errstr, size_t errstr_size) {
       return LF_ERR_INVALID;
     if (lf_conf_set(s->conf, "kafka.bootstrap.servers",
                     lf_mock_bootstraps(s->mock), errstr, errstr_size))
+      return LF_ERR_INVALID;
+  }
+  /* One random key per embedded stack, shared by its guards and
+   * executors; a real deployment brings its own. */
+  if (!*lf_conf_get(s->conf, "signing.keys") &&
+      !*lf_conf_get(s->conf, "signing.keys.file")) {
+    char spec[128];
+    if (lf_keyring_random_spec(spec, sizeof(spec)) ||
+        lf_conf_set(s->conf, "signing.keys", spec, errstr, errstr_size))
       return LF_ERR_INVALID;
   }
   if (!lf_conf_is_set(s->conf, "redis.url")) {

@@ -92,6 +92,20 @@ const lf_prop_t lf_props[] = {
      "How long an action waits for a human's decision before it is "
      "rejected with approval_expired."},
 
+    /* Signing */
+    {"signing.keys", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Keys that sign approved actions, as ID:SECRET[,ID:SECRET...] (each "
+     "secret at least 32 bytes). Prefer signing.keys.file or the "
+     "LAMFLEET_SIGNING_KEYS variable: flags show in process lists."},
+    {"signing.keys.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "File of signing keys, one ID:SECRET per line (# comments)."},
+    {"signing.key.id", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "The key the guard signs with (default: the first loaded); the others "
+     "are still accepted when verifying, for rotation."},
+    {"guard.verdict.ttl.ms", LF_PROP_INT, "3600000", 1000, I64, NULL, 0,
+     "How long an approval stays valid: an executor refuses an approved "
+     "action after its expiry."},
+
     /* Executor */
     {"executor.group.id", LF_PROP_STR, "lamfleet-executor", 0, 0, NULL, 0,
      "Consumer group of the executors."},

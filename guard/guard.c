@@ -13,6 +13,7 @@
 #include "approvals.h"
 #include "log.h"
 #include "redis.h"
+#include "sign.h"
 #include "util.h"
 
 typedef enum { OUT_APPROVE, OUT_REJECT, OUT_DUPLICATE, OUT_HOLD } outcome_t;
@@ -29,8 +30,9 @@ typedef struct guard {
   lf_worker_t *w;
   lf_catalog_t *catalog;
   lf_redis_t *redis;
+  lf_keyring_t *keys;
   char sha[41]; /* the admission script's; "" until loaded */
-  int64_t ttl_ms, approval_ttl_ms;
+  int64_t ttl_ms, approval_ttl_ms, verdict_ttl_ms;
   decision_t *d; /* per batch, reused */
   size_t cap;
   char (*forget)[256]; /* approvals decided in this batch: drop once out */
@@ -52,11 +54,13 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   g->w = w;
   g->ttl_ms = lf_conf_get_int(conf, "guard.idempotency.ttl.ms");
   g->approval_ttl_ms = lf_conf_get_int(conf, "guard.approval.ttl.ms");
+  g->verdict_ttl_ms = lf_conf_get_int(conf, "guard.verdict.ttl.ms");
   if (!lf_conf_get_path(conf, "guard.catalog", path, sizeof(path))) {
     snprintf(errstr, errstr_size, "guard.catalog: path too long");
     goto fail;
   }
   if (!(g->catalog = lf_catalog_load(path, errstr, errstr_size)) ||
+      !(g->keys = lf_keyring_new(conf, errstr, errstr_size)) ||
       !(g->redis = lf_redis_new(conf, errstr, errstr_size)))
     goto fail;
   lf_info(lf_worker_id(w), "catalog %s: %zu actions, version %s%s", path,
@@ -66,6 +70,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   *ctxp = g;
   return LF_OK;
 fail:
+  lf_keyring_destroy(g->keys);
   lf_catalog_destroy(g->catalog);
   free(g);
   return LF_ERR_INVALID;
@@ -80,6 +85,7 @@ static void guard_close(void *ctx) {
   free(g->d);
   free(g->forget);
   lf_redis_destroy(g->redis);
+  lf_keyring_destroy(g->keys);
   lf_catalog_destroy(g->catalog);
   free(g);
 }
@@ -206,6 +212,11 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
   v.idempotency_key = (char *)d->e.key;
   v.catalog_version = (char *)lf_catalog_version(g->catalog);
   v.decided_at_ms = lf_now_ms();
+  v.expires_at_ms = v.decided_at_ms + g->verdict_ttl_ms;
+  uint8_t sig[LF_SIGNATURE_LEN];
+  lf_err_t err = lf_verdict_sign(g->keys, &v, sig, errstr, errstr_size);
+  if (err)
+    return err;
   if (d->reasons.n) { /* shadow mode: what enforcement would have said */
     v.n_reasons = d->reasons.n;
     v.reasons = d->reasons.pv;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "sign.h"
 #include "support.h"
 
 #define GUARD (1u << LF_KIND_GUARD)
@@ -115,6 +116,20 @@ START_TEST(every_decision_code) {
   lf_test_records_t ok =
       lf_test_read(&env, LF_TOPIC_APPROVED, 8, 30000, match_goal_prefix, "d-");
   ck_assert_uint_eq(ok.n, 8); /* d-ok, d-b1..4, d-r1..3 */
+  /* each approval is signed by the stack's key, and only valid as sent */
+  char errstr[256];
+  lf_keyring_t *keys = lf_keyring_new(env.conf, errstr, sizeof(errstr));
+  ck_assert_msg(keys != NULL, "%s", errstr);
+  for (size_t i = 0; i < ok.n; i++) {
+    lf_verdict_t *v = (lf_verdict_t *)ok.v[i].pb;
+    ck_assert_int_gt(v->expires_at_ms, v->decided_at_ms);
+    ck_assert_msg(!lf_verdict_verify(keys, v, errstr, sizeof(errstr)), "%s: %s",
+                  v->action->action_id, errstr);
+    v->action->tenant[0] ^= 1;
+    ck_assert_int_eq(lf_verdict_verify(keys, v, errstr, sizeof(errstr)),
+                     LF_ERR_INVALID);
+  }
+  lf_keyring_destroy(keys);
   lf_test_records_free(&ok);
 
   lf_test_records_t held = lf_test_read(&env, LF_TOPIC_APPROVALS_PENDING, 1,

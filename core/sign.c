@@ -1,0 +1,247 @@
+#include "sign.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "util.h"
+
+#define MAX_KEYS 16
+#define MIN_SECRET 32
+
+typedef struct key {
+  char id[64];
+  char *secret;
+  size_t len;
+} key_t_;
+
+struct lf_keyring {
+  key_t_ keys[MAX_KEYS];
+  size_t n;
+  const key_t_ *signer;
+};
+
+void lf_keyring_destroy(lf_keyring_t *k) {
+  if (!k)
+    return;
+  for (size_t i = 0; i < k->n; i++) {
+    OPENSSL_cleanse(k->keys[i].secret, k->keys[i].len);
+    free(k->keys[i].secret);
+  }
+  free(k);
+}
+
+/* One "id:secret" entry (whitespace around either is trimmed). */
+static lf_err_t add_key(lf_keyring_t *k, const char *entry, size_t len,
+                        const char *where, char *errstr, size_t errstr_size) {
+  while (len && (*entry == ' ' || *entry == '\t'))
+    entry++, len--;
+  while (len && (entry[len - 1] == ' ' || entry[len - 1] == '\t' ||
+                 entry[len - 1] == '\r'))
+    len--;
+  if (!len || *entry == '#')
+    return LF_OK;
+  const char *colon = memchr(entry, ':', len);
+  size_t idlen = colon ? (size_t)(colon - entry) : 0;
+  if (!colon || !idlen || idlen >= sizeof(k->keys[0].id)) {
+    snprintf(errstr, errstr_size, "%s: a key is \"ID:SECRET\"", where);
+    return LF_ERR_INVALID;
+  }
+  size_t slen = len - idlen - 1;
+  if (slen < MIN_SECRET) {
+    snprintf(errstr, errstr_size,
+             "%s: key \"%.*s\" is %zu bytes; at least %d are required", where,
+             (int)idlen, entry, slen, MIN_SECRET);
+    return LF_ERR_INVALID;
+  }
+  if (k->n == MAX_KEYS) {
+    snprintf(errstr, errstr_size, "%s: more than %d keys", where, MAX_KEYS);
+    return LF_ERR_INVALID;
+  }
+  key_t_ *key = &k->keys[k->n];
+  snprintf(key->id, sizeof(key->id), "%.*s", (int)idlen, entry);
+  for (size_t i = 0; i < k->n; i++)
+    if (!strcmp(k->keys[i].id, key->id)) {
+      snprintf(errstr, errstr_size, "%s: key \"%s\" given twice", where,
+               key->id);
+      return LF_ERR_INVALID;
+    }
+  if (!(key->secret = malloc(slen))) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  memcpy(key->secret, colon + 1, slen);
+  key->len = slen;
+  k->n++;
+  return LF_OK;
+}
+
+/* Entries separated by any of seps. */
+static lf_err_t add_keys(lf_keyring_t *k, const char *text, const char *seps,
+                         const char *where, char *errstr, size_t errstr_size) {
+  lf_err_t err = LF_OK;
+  while (*text && !err) {
+    size_t len = strcspn(text, seps);
+    err = add_key(k, text, len, where, errstr, errstr_size);
+    text += len + (text[len] != '\0');
+  }
+  return err;
+}
+
+lf_keyring_t *lf_keyring_new(const lf_conf_t *conf, char *errstr,
+                             size_t errstr_size) {
+  lf_keyring_t *k = calloc(1, sizeof(*k));
+  char path[1024];
+  if (!k) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  if (add_keys(k, lf_conf_get(conf, "signing.keys"), ",", "signing.keys",
+               errstr, errstr_size))
+    goto fail;
+  if (*lf_conf_get(conf, "signing.keys.file")) {
+    char *text = lf_conf_get_path(conf, "signing.keys.file", path, sizeof(path))
+                     ? lf_read_file(path, NULL, errstr, errstr_size)
+                     : NULL;
+    lf_err_t err =
+        text ? add_keys(k, text, "\n", path, errstr, errstr_size) : LF_ERR_IO;
+    free(text);
+    if (err)
+      goto fail;
+  }
+  if (!k->n) {
+    snprintf(errstr, errstr_size,
+             "no signing key: set signing.keys.file (lines ID:SECRET) or "
+             "LAMFLEET_SIGNING_KEYS");
+    goto fail;
+  }
+  const char *id = lf_conf_get(conf, "signing.key.id");
+  k->signer = &k->keys[0];
+  for (size_t i = 0; *id && i < k->n; i++)
+    if (!strcmp(k->keys[i].id, id))
+      k->signer = &k->keys[i];
+  if (*id && strcmp(k->signer->id, id)) {
+    snprintf(errstr, errstr_size, "signing.key.id: no key \"%s\" is loaded",
+             id);
+    goto fail;
+  }
+  return k;
+fail:
+  lf_keyring_destroy(k);
+  return NULL;
+}
+
+const char *lf_keyring_signer(const lf_keyring_t *k) {
+  return k->signer->id;
+}
+
+/* Length-prefixed fields: no field's content can imitate a boundary. */
+static char *canonical_bytes(const lf_verdict_t *v, size_t *lenp) {
+  const lf_action_t *a = v->action;
+  json_t *args =
+      json_loads(*a->arguments_json ? a->arguments_json : "{}", 0, NULL);
+  char *canon = args ? lf_json_canonical(args) : NULL;
+  json_decref(args);
+  if (!canon)
+    return NULL;
+  char expiry[24];
+  snprintf(expiry, sizeof(expiry), "%lld", (long long)v->expires_at_ms);
+  const char *fields[] = {"lamfleet.v1.approval",
+                          a->action_id,
+                          a->goal_id,
+                          a->tenant,
+                          a->name,
+                          canon,
+                          v->idempotency_key,
+                          v->catalog_version,
+                          expiry};
+  size_t cap = 64;
+  for (size_t i = 0; i < 9; i++)
+    cap += strlen(fields[i]) + 24;
+  char *buf = malloc(cap);
+  size_t n = 0;
+  for (size_t i = 0; buf && i < 9; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%zu:%s\n", strlen(fields[i]),
+                          fields[i]);
+  free(canon);
+  *lenp = n;
+  return buf;
+}
+
+static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,
+                    uint8_t out[LF_SIGNATURE_LEN], char *errstr,
+                    size_t errstr_size) {
+  size_t len = 0;
+  unsigned int mdlen = 0;
+  char *bytes = canonical_bytes(v, &len);
+  if (!bytes) {
+    snprintf(errstr, errstr_size, "cannot canonicalise the action");
+    return LF_ERR_INVALID;
+  }
+  const unsigned char *ok =
+      HMAC(EVP_sha256(), key->secret, (int)key->len,
+           (const unsigned char *)bytes, len, out, &mdlen);
+  free(bytes);
+  if (!ok || mdlen != LF_SIGNATURE_LEN) {
+    snprintf(errstr, errstr_size, "HMAC-SHA256 failed");
+    return LF_ERR_INVALID;
+  }
+  return LF_OK;
+}
+
+lf_err_t lf_verdict_sign(const lf_keyring_t *k, lf_verdict_t *v,
+                         uint8_t sig[LF_SIGNATURE_LEN], char *errstr,
+                         size_t errstr_size) {
+  lf_err_t err = mac(k->signer, v, sig, errstr, errstr_size);
+  if (err)
+    return err;
+  v->signature_key_id = (char *)k->signer->id;
+  v->signature.data = sig;
+  v->signature.len = LF_SIGNATURE_LEN;
+  return LF_OK;
+}
+
+lf_err_t lf_verdict_verify(const lf_keyring_t *k, const lf_verdict_t *v,
+                           char *errstr, size_t errstr_size) {
+  uint8_t want[LF_SIGNATURE_LEN];
+  const key_t_ *key = NULL;
+  if (!v->signature.len || !*v->signature_key_id) {
+    snprintf(errstr, errstr_size, "not signed");
+    return LF_ERR_INVALID;
+  }
+  for (size_t i = 0; i < k->n && !key; i++)
+    if (!strcmp(k->keys[i].id, v->signature_key_id))
+      key = &k->keys[i];
+  if (!key) {
+    snprintf(errstr, errstr_size, "signed with unknown key \"%s\"",
+             v->signature_key_id);
+    return LF_ERR_INVALID;
+  }
+  lf_err_t err = mac(key, v, want, errstr, errstr_size);
+  if (err)
+    return err;
+  if (v->signature.len != LF_SIGNATURE_LEN ||
+      CRYPTO_memcmp(want, v->signature.data, LF_SIGNATURE_LEN)) {
+    snprintf(errstr, errstr_size, "signature does not match (key \"%s\")",
+             key->id);
+    return LF_ERR_INVALID;
+  }
+  return LF_OK;
+}
+
+lf_err_t lf_keyring_random_spec(char *out, size_t size) {
+  uint8_t raw[36];
+  if (size < 9 + 9 + 64 + 1 || RAND_bytes(raw, sizeof(raw)) != 1)
+    return LF_ERR_INVALID;
+  int n = snprintf(out, size, "dev-%02x%02x%02x%02x:", raw[0], raw[1], raw[2],
+                   raw[3]);
+  for (int i = 4; i < 36; i++)
+    n += snprintf(out + n, size - (size_t)n, "%02x", raw[i]);
+  return LF_OK;
+}
