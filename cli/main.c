@@ -14,6 +14,10 @@ static void usage(FILE *out) {
         "  goal submit TEXT [--tenant T] [--max-steps N] [--wait]\n"
         "                           produce a goal; --wait follows it to "
         "its result\n"
+        "  catalog lint FILE        every problem of a catalog\n"
+        "  guard check [--catalog FILE] [--json] ACTION.json|-\n"
+        "                           the guard's verdict, offline (one action\n"
+        "                           per line on stdin)\n"
         "  approvals list [--json]  actions waiting for a human\n"
         "  approvals approve ID [--note TEXT]\n"
         "  approvals deny ID --reason TEXT\n"
@@ -66,6 +70,10 @@ int main(int argc, char **argv) {
     rc = lf_cmd_demo(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "goal"))
     rc = lf_cmd_goal(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "catalog"))
+    rc = lf_cmd_catalog(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "guard"))
+    rc = lf_cmd_guard(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "approvals"))
     rc = lf_cmd_approvals(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "config"))

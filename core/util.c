@@ -77,22 +77,18 @@ void lf_sha256_hex(const void *data, size_t len,
     snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-char *lf_read_file(const char *path, size_t *lenp, char *errstr,
-                   size_t errstr_size) {
-  FILE *f = fopen(path, "rb");
+char *lf_read_stream(FILE *f, const char *name, size_t *lenp, char *errstr,
+                     size_t errstr_size) {
   char *buf = NULL;
   size_t len = 0, cap = 0;
-  if (!f) {
-    snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
   for (;;) {
     if (len + 4096 + 1 > cap) {
       cap = cap ? cap * 2 : 8192;
       char *grown = realloc(buf, cap);
       if (!grown) {
-        snprintf(errstr, errstr_size, "%s: out of memory", path);
-        goto fail;
+        snprintf(errstr, errstr_size, "%s: out of memory", name);
+        free(buf);
+        return NULL;
       }
       buf = grown;
     }
@@ -102,16 +98,24 @@ char *lf_read_file(const char *path, size_t *lenp, char *errstr,
       break;
   }
   if (ferror(f)) {
-    snprintf(errstr, errstr_size, "%s: read error", path);
-    goto fail;
+    snprintf(errstr, errstr_size, "%s: read error", name);
+    free(buf);
+    return NULL;
   }
-  fclose(f);
   buf[len] = '\0';
   if (lenp)
     *lenp = len;
   return buf;
-fail:
+}
+
+char *lf_read_file(const char *path, size_t *lenp, char *errstr,
+                   size_t errstr_size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  char *buf = lf_read_stream(f, path, lenp, errstr, errstr_size);
   fclose(f);
-  free(buf);
-  return NULL;
+  return buf;
 }

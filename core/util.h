@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lf_err.h"
 
@@ -20,7 +21,9 @@ void lf_uuid(char out[LF_UUID_LEN + 1]);
 void lf_sha256_hex(const void *data, size_t len,
                    char out[LF_SHA256_HEX_LEN + 1]);
 
-/* Reads a whole file (NUL-terminated); errors name the file. */
+/* Reads a whole stream / file (NUL-terminated); errors name it. */
+char *lf_read_stream(FILE *f, const char *name, size_t *lenp, char *errstr,
+                     size_t errstr_size);
 char *lf_read_file(const char *path, size_t *lenp, char *errstr,
                    size_t errstr_size);
 

@@ -360,6 +360,105 @@ START_TEST(unanswered_approval_expires) {
 }
 END_TEST
 
+/* Offline cases: what `lamfleet guard check` says must be what the worker
+ * does with the same action. */
+static const char *const agree[][3] = {
+    {"c-unknown", "wire_money", "{}"},
+    {"c-malformed", "pay_invoice", "{\"amount\":"},
+    {"c-schema", "pay_invoice",
+     "{\"invoice_id\":\"X1\",\"amount\":20000.001,\"currency\":\"JPY\","
+     "\"extra\":1}"},
+    {"c-policy", "pay_invoice", PAY("INV-0201", "10", "GBP")},
+    {"c-email", "send_email",
+     "{\"to\":\"eve@evil.com\",\"subject\":\"hi\",\"body\":\"x\"}"},
+    {"c-ok", "pay_invoice", PAY("INV-0202", "100", "EUR")},
+    {"c-hold", "refund_order",
+     "{\"order_id\":\"0b0a3f5e-8c3d-4d7e-9f3a-1b2c3d4e5f60\","
+     "\"reason\":\"damaged\"}"},
+};
+
+/* "code path;code path;..." of a list of reasons. */
+static void codes(char *out, size_t size, Lamfleet__V1__Reason **r, size_t n) {
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++)
+    snprintf(out + strlen(out), size - strlen(out), "%s %s;", r[i]->code,
+             r[i]->path);
+}
+
+START_TEST(guard_check_agrees_with_the_worker) {
+  const size_t n = sizeof(agree) / sizeof(agree[0]);
+  char path[] = "/tmp/lf-actions-XXXXXX", args[256], out[16384];
+  int fd = mkstemp(path);
+  FILE *f = fdopen(fd, "w");
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, payments);
+  for (size_t i = 0; i < n; i++) {
+    json_t *line = json_pack("{s:s,s:s,s:s}", "name", agree[i][1], "arguments",
+                             agree[i][2], "tenant", "acme");
+    char *text = json_dumps(line, JSON_COMPACT);
+    fprintf(f, "%s\n", text);
+    free(text);
+    json_decref(line);
+    lf_test_propose(&env, "acme", agree[i][0], agree[i][1], agree[i][2]);
+  }
+  fclose(f);
+  snprintf(args, sizeof(args),
+           "-X 'guard.catalog=${examples}/payments.json' guard check --json %s",
+           path);
+  ck_assert_int_eq(cli(&env, out, sizeof(out), args), 1);
+  lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 5, 30000,
+                                       match_goal_prefix, "c-");
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_goal_prefix, "c-");
+  lf_test_records_t held = lf_test_read(&env, LF_TOPIC_APPROVALS_PENDING, 1,
+                                        30000, match_goal_prefix, "c-");
+  ck_assert_uint_eq(obs.n + ok.n + held.n, n);
+  char *line = out;
+  for (size_t i = 0; i < n; i++) {
+    char *end = strchr(line, '\n');
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    json_t *v = json_loads(line, 0, NULL);
+    ck_assert_msg(v != NULL, "not JSON: %s", line);
+    const char *decision = json_string_value(json_object_get(v, "decision"));
+    char offline[2048] = "", online[2048] = "";
+    size_t k;
+    json_t *r;
+    json_array_foreach(json_object_get(v, "reasons"), k, r) {
+      snprintf(offline + strlen(offline), sizeof(offline) - strlen(offline),
+               "%s %s;", json_string_value(json_object_get(r, "code")),
+               json_string_value(json_object_get(r, "path")));
+    }
+    const char *worker = "?";
+    for (size_t j = 0; j < obs.n; j++)
+      if (!strcmp(obs.v[j].key, agree[i][0])) {
+        const lf_observation_t *o = (const lf_observation_t *)obs.v[j].pb;
+        worker = "rejected";
+        codes(online, sizeof(online), o->reasons, o->n_reasons);
+      }
+    for (size_t j = 0; j < ok.n; j++)
+      if (!strcmp(ok.v[j].key, agree[i][0]))
+        worker = "approved";
+    for (size_t j = 0; j < held.n; j++)
+      if (!strcmp(held.v[j].key, agree[i][0])) {
+        const lf_verdict_t *hv = (const lf_verdict_t *)held.v[j].pb;
+        worker = "needs_approval";
+        codes(online, sizeof(online), hv->reasons, hv->n_reasons);
+      }
+    ck_assert_msg(!strcmp(decision, worker) && !strcmp(offline, online),
+                  "%s: guard check says %s [%s], the worker %s [%s]",
+                  agree[i][0], decision, offline, worker, online);
+    json_decref(v);
+    line = end + 1;
+  }
+  lf_test_records_free(&obs);
+  lf_test_records_free(&ok);
+  lf_test_records_free(&held);
+  unlink(path);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("guard");
   TCase *tc = tcase_create("guard");
@@ -369,6 +468,7 @@ int main(void) {
   tcase_add_test(tc, shadow_mode_approves_and_reports);
   tcase_add_test(tc, approval_round_trip_through_the_cli);
   tcase_add_test(tc, unanswered_approval_expires);
+  tcase_add_test(tc, guard_check_agrees_with_the_worker);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
