@@ -5,15 +5,16 @@
 #   ./lamfleet.sh dev             the embedded stack until Ctrl-C
 #   ./lamfleet.sh test            the whole test suite
 #   ./lamfleet.sh test-sanitize   the suite under ASan + UBSan
-#   ./lamfleet.sh bench           the benchmarks
+#   ./lamfleet.sh bench [fleet|guard] [ARGS]  the benchmarks
 #   ./lamfleet.sh format          apply .clang-format to every C file
+#   ./lamfleet.sh fuzz [SECONDS]  the libFuzzer targets, each for SECONDS
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc make cmake pkg-config librdkafka-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
   libmicrohttpd-dev libssl-dev libpcre2-dev check libsubunit-dev redis-server kcat
-  clang-format git)
+  clang-format git clang libclang-rt-14-dev)
 
 install_missing() {
   local missing=()
@@ -59,7 +60,25 @@ test-sanitize)
 bench)
   install_missing
   build build >/dev/null
-  exec build/bench/lamfleet-bench "$@"
+  case "${1:-}" in
+  guard) shift; exec build/bench/lamfleet-bench-guard "$@" ;;
+  fleet) shift; exec build/bench/lamfleet-bench "$@" ;;
+  *)
+    build/bench/lamfleet-bench "$@"
+    exec build/bench/lamfleet-bench-guard
+    ;;
+  esac
+  ;;
+fuzz)
+  install_missing
+  CC=clang build build-fuzz -DLF_FUZZ=ON -DLF_BUILD_TESTS=OFF \
+    -DLF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  for t in catalog arguments; do
+    mkdir -p "build-fuzz/corpus-$t"
+    echo "fuzz_$t: ${1:-60} s" >&2
+    build-fuzz/fuzz/fuzz_$t -max_total_time="${1:-60}" -print_final_stats=1 \
+      "build-fuzz/corpus-$t" "fuzz/corpus/$t" 2>&1 | tail -4
+  done
   ;;
 format)
   install_missing

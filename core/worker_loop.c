@@ -245,6 +245,7 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
     if (!n)
       continue;
     lf_worker_count(w, "records_consumed", n);
+    lf_worker_count(w, "batches", 1);
     char why[512];
     if ((err = process(w, n, why, sizeof(why)))) {
       lf_error(w->id, "batch of %zu not committed, retrying in %lld ms: %s", n,

@@ -8,84 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "follow.h"
 #include "kafka.h"
 #include "log.h"
 #include "stack.h"
 #include "util.h"
-
-static char errstr[1024];
-
-static void die(const char *what) {
-  fprintf(stderr, "lamfleet-bench: %s: %s\n", what, errstr);
-  exit(1);
-}
-
-static rd_kafka_t *producer(const lf_conf_t *conf) {
-  rd_kafka_t *p =
-      lf_kafka_producer_new(conf, "bench", NULL, errstr, sizeof(errstr));
-  if (!p)
-    die("producer");
-  return p;
-}
-
-static void fill(const lf_conf_t *conf, const char *topic, long n) {
-  rd_kafka_t *p = producer(conf);
-  char value[200], key[32];
-  memset(value, 'x', sizeof(value));
-  for (long i = 0; i < n; i++) {
-    snprintf(key, sizeof(key), "k%ld", i % 1000);
-    while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
-                             RD_KAFKA_V_KEY(key, strlen(key)),
-                             RD_KAFKA_V_VALUE(value, sizeof(value)),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-      rd_kafka_poll(p, 10);
-  }
-  rd_kafka_flush(p, 60000);
-  rd_kafka_destroy(p);
-}
-
-/* Consume n records from in, produce each to out, until all are acked. */
-static double relay(lf_conf_t *conf, lf_mock_t *mock, long n) {
-  lf_mock_topic_create(mock, "bench.in", 6, errstr, sizeof(errstr));
-  lf_mock_topic_create(mock, "bench.out", 6, errstr, sizeof(errstr));
-  fill(conf, "bench.in", n);
-  rd_kafka_t *c = lf_kafka_consumer_new(conf, "bench-relay", "bench", errstr,
-                                        sizeof(errstr));
-  if (!c)
-    die("consumer");
-  const char *topics[] = {"bench.in"};
-  if (lf_kafka_assign_all(c, topics, 1, 1, 10000, errstr, sizeof(errstr)))
-    die("assign");
-  rd_kafka_t *p = producer(conf);
-  long got = 0;
-  int64_t t0 = 0;
-  while (got < n) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
-    if (!m)
-      continue;
-    if (!m->err) {
-      if (!t0)
-        t0 = lf_monotonic_ms();
-      while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("bench.out"),
-                               RD_KAFKA_V_KEY(m->key, m->key_len),
-                               RD_KAFKA_V_VALUE(m->payload, m->len),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(p, 10);
-      got++;
-    }
-    rd_kafka_message_destroy(m);
-    rd_kafka_poll(p, 0);
-  }
-  rd_kafka_flush(p, 60000);
-  double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
-  rd_kafka_destroy(p);
-  rd_kafka_consumer_close(c);
-  rd_kafka_destroy(c);
-  return (double)n / secs;
-}
 
 static void submit(rd_kafka_t *p, const lf_conf_t *conf, const char *text,
                    char *goal_id) {
@@ -123,7 +51,7 @@ static int cmp_i64(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  long nrelay = 200000, ngoals = 5000, nlone = 30;
+  long nrelay = 100000, ngoals = 5000, nlone = 30;
   setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through pipes */
   lf_conf_t *conf = lf_conf_new();
   if (!conf || lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)))
