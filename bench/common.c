@@ -51,9 +51,9 @@ void fill(const lf_conf_t *conf, const char *topic, long n) {
  * flush per batch and linger long to keep a batch in one request). */
 double relay(lf_conf_t *fleet_conf, lf_mock_t *mock, long n) {
   lf_conf_t *conf = lf_conf_dup(fleet_conf);
-  if (!conf || (!lf_conf_kafka_is_set(fleet_conf, "linger.ms") &&
-                lf_conf_set(conf, "kafka.linger.ms", "5", errstr,
-                            sizeof(errstr))))
+  if (!conf ||
+      (!lf_conf_kafka_is_set(fleet_conf, "linger.ms") &&
+       lf_conf_set(conf, "kafka.linger.ms", "5", errstr, sizeof(errstr))))
     die("relay config");
   lf_mock_topic_create(mock, "bench.in", 6, errstr, sizeof(errstr));
   lf_mock_topic_create(mock, "bench.out", 6, errstr, sizeof(errstr));

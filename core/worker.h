@@ -73,7 +73,8 @@ const char *lf_worker_id(const lf_worker_t *w);
 const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t topic);
 
 /* Named counters (records_consumed, dead_letters, handlers' own such as
- * executions), safe to read from any thread. */
+ * executions), safe to read from any thread. name must outlive the
+ * worker (a string literal): the counter keeps the pointer. */
 void lf_worker_count(lf_worker_t *w, const char *name, uint64_t n);
 uint64_t lf_worker_counter(const lf_worker_t *w, const char *name);
 

@@ -233,6 +233,26 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
                         errstr_size);
 }
 
+/* Counters keep their names' pointers: one static name per code. */
+static const char *reason_counter(const char *code) {
+  static const char *const names[][2] = {
+      {"unknown_action", "rejected_unknown_action"},
+      {"malformed_arguments", "rejected_malformed_arguments"},
+      {"missing_required", "rejected_missing_required"},
+      {"unexpected_param", "rejected_unexpected_param"},
+      {"type_error", "rejected_type_error"},
+      {"value_error", "rejected_value_error"},
+      {"policy_denied", "rejected_policy_denied"},
+      {"rate_limited", "rejected_rate_limited"},
+      {"budget_exceeded", "rejected_budget_exceeded"},
+      {"approval_denied", "rejected_approval_denied"},
+      {"approval_expired", "rejected_approval_expired"}};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (!strcmp(code, names[i][0]))
+      return names[i][1];
+  return "rejected_other";
+}
+
 /* Rejections and duplicates go straight back to the planner. */
 static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
                           const decision_t *d, lf_out_t *out, char *errstr,
@@ -259,7 +279,7 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
     snprintf(error, sizeof(error), "rejected by the guard: %s%s",
              d->reasons.v[0].message, d->reasons.n > 1 ? " (and more)" : "");
     lf_worker_count(g->w, "rejected", 1);
-    lf_worker_count(g->w, d->reasons.v[0].code, 1);
+    lf_worker_count(g->w, reason_counter(d->reasons.v[0].code), 1);
   }
   o.error = error;
   lf_debug(lf_worker_id(g->w), "action %s: %s", a->action_id, error);

@@ -92,7 +92,11 @@ START_TEST(every_decision_code) {
 
   lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 7, 30000,
                                        match_goal_prefix, "d-");
-  ck_assert_uint_eq(obs.n, 7);
+  char seen[512] = "";
+  for (size_t i = 0; i < obs.n; i++)
+    snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s ",
+             obs.v[i].key);
+  ck_assert_msg(obs.n == 7, "observations of: %s", seen);
   ck_assert(has_reason(obs_of(&obs, "d-unknown"), "unknown_action", ""));
   ck_assert(has_reason(obs_of(&obs, "d-malformed"), "malformed_arguments", ""));
   const lf_observation_t *o = obs_of(&obs, "d-schema");
