@@ -12,6 +12,7 @@
 #include "guard.h"
 #include "sign.h"
 #include "support.h"
+#include "util.h"
 
 #define GUARD (1u << LF_KIND_GUARD)
 
@@ -373,6 +374,9 @@ static const char *const agree[][3] = {
      "{\"invoice_id\":\"X1\",\"amount\":20000.001,\"currency\":\"JPY\","
      "\"extra\":1}"},
     {"c-policy", "pay_invoice", PAY("INV-0201", "10", "GBP")},
+    {"c-type", "pay_invoice",
+     "{\"invoice_id\":\"INV-0203\",\"amount\":\"ten\",\"currency\":\"EUR\","
+     "\"iban\":7}"},
     {"c-email", "send_email",
      "{\"to\":\"eve@evil.com\",\"subject\":\"hi\",\"body\":\"x\"}"},
     {"c-ok", "pay_invoice", PAY("INV-0202", "100", "EUR")},
@@ -410,7 +414,7 @@ START_TEST(guard_check_agrees_with_the_worker) {
            "-X 'guard.catalog=${examples}/payments.json' guard check --json %s",
            path);
   ck_assert_int_eq(cli(&env, out, sizeof(out), args), 1);
-  lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 5, 30000,
+  lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 6, 30000,
                                        match_goal_prefix, "c-");
   lf_test_records_t ok =
       lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_goal_prefix, "c-");
@@ -463,6 +467,58 @@ START_TEST(guard_check_agrees_with_the_worker) {
 }
 END_TEST
 
+/* A human approves under one catalog, the guard runs another by then: the
+ * action needs a fresh approval under the catalog in force. */
+START_TEST(catalog_change_asks_again) {
+  char *text = lf_read_file(LF_EXAMPLES_DIR "/payments.json", NULL, NULL, 0);
+  ck_assert_ptr_nonnull(text);
+  char *v = strstr(text, "payments-1");
+  ck_assert_ptr_nonnull(v);
+  v[9] = '2'; /* version payments-2, same rules */
+  char *path = write_catalog(text);
+  free(text);
+  char out[4096], setting[128];
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, payments);
+  lf_test_propose(&env, "acme", "v-pay", "pay_invoice",
+                  PAY("INV-0301", "1500", "EUR"));
+  lf_test_records_t held = lf_test_read(&env, LF_TOPIC_APPROVALS_PENDING, 1,
+                                        30000, match_goal_prefix, "v-pay");
+  ck_assert_uint_eq(held.n, 1);
+  lf_test_records_free(&held);
+  lf_stack_stop_worker(env.stack, LF_KIND_GUARD);
+  char errstr[512];
+  snprintf(setting, sizeof(setting), "guard.catalog=%s", path);
+  ck_assert_int_eq(lf_conf_set_kv(env.conf, setting, errstr, sizeof(errstr)),
+                   LF_OK);
+  ck_assert_int_eq(
+      lf_stack_start_worker(env.stack, LF_KIND_GUARD, errstr, sizeof(errstr)),
+      LF_OK);
+  ck_assert_int_eq(cli(&env, out, sizeof(out), "approvals approve v-pay:0"), 0);
+  held = lf_test_read(&env, LF_TOPIC_APPROVALS_PENDING, 2, 30000,
+                      match_goal_prefix, "v-pay");
+  ck_assert_uint_eq(held.n, 2);
+  const lf_verdict_t *again = (const lf_verdict_t *)held.v[1].pb;
+  ck_assert_str_eq(again->catalog_version, "payments-2");
+  ck_assert_msg(strstr(again->reasons[again->n_reasons - 1]->message,
+                       "catalog changed from payments-1 to payments-2"),
+                "%s", again->reasons[again->n_reasons - 1]->message);
+  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 2000,
+                                      match_goal_prefix, "v-pay");
+  ck_assert_uint_eq(ok.n, 0); /* not approved on the old say-so */
+  lf_test_records_free(&ok);
+  lf_test_records_free(&held);
+  /* the fresh approval goes through */
+  ck_assert_int_eq(cli(&env, out, sizeof(out), "approvals approve v-pay:0"), 0);
+  ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, match_goal_prefix,
+                    "v-pay");
+  ck_assert_uint_eq(ok.n, 1);
+  lf_test_records_free(&ok);
+  lf_test_env_stop(&env);
+  unlink(path);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("guard");
   TCase *tc = tcase_create("guard");
@@ -473,6 +529,7 @@ int main(void) {
   tcase_add_test(tc, approval_round_trip_through_the_cli);
   tcase_add_test(tc, unanswered_approval_expires);
   tcase_add_test(tc, guard_check_agrees_with_the_worker);
+  tcase_add_test(tc, catalog_change_asks_again);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
