@@ -26,6 +26,12 @@ lf_mock_t *lf_mock_new(const lf_conf_t *conf, char *errstr,
     goto fail;
   }
   rd_kafka_conf_set_log_cb(kc, log_cb);
+  /* The mock brokers' sockets take this handle's settings: without
+   * TCP_NODELAY a second response on a connection (librdkafka sends one
+   * ProduceRequest per partition) waits ~40 ms for a delayed ACK. */
+  if (rd_kafka_conf_set(kc, "socket.nagle.disable", "true", errstr,
+                        errstr_size) != RD_KAFKA_CONF_OK)
+    goto fail;
   if (!(m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size)))
     goto fail;
   kc = NULL;

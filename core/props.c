@@ -22,10 +22,9 @@ const lf_prop_t lf_props[] = {
      "A goal crosses several hops per step: librdkafka's 500 ms default "
      "would cost about 250 ms per hop for a lone record."},
     {"kafka.linger.ms", LF_PROP_INT, "100", 0, 60000, NULL, P,
-     "Workers flush at the end of every batch (which sends at once), so "
-     "lingering costs a lone record nothing; it keeps a batch's records "
-     "in one request per broker, avoiding the ~40 ms Nagle/delayed-ACK "
-     "stall several in-flight requests met on the mock cluster."},
+     "Workers flush at the end of every batch, which sends at once: "
+     "lingering costs a lone record nothing and lets a batch's records "
+     "for a partition travel in one request."},
     {"kafka.enable.idempotence", LF_PROP_BOOL, "true", 0, 0, NULL, P,
      "Idempotent producer: no duplicates or reordering from retries."},
     {"kafka.acks", LF_PROP_STR, "all", 0, 0, NULL, P,
