@@ -187,6 +187,21 @@ lf_err_t lf_redis_append(lf_redis_t *r, char *errstr, size_t errstr_size,
   return err;
 }
 
+lf_err_t lf_redis_append_argv(lf_redis_t *r, int argc, const char **argv,
+                              const size_t *lens, char *errstr,
+                              size_t errstr_size) {
+  lf_err_t err = lf_redis_connect(r, errstr, errstr_size);
+  if (err)
+    return err;
+  if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
+    snprintf(errstr, errstr_size, "redis %s: %s", r->address, r->c->errstr);
+    drop(r);
+    return LF_ERR_REDIS_CONN;
+  }
+  r->pending++;
+  return LF_OK;
+}
+
 lf_err_t lf_redis_reply(lf_redis_t *r, redisReply **reply, char *errstr,
                         size_t errstr_size) {
   void *rep = NULL;

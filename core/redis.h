@@ -25,6 +25,10 @@ lf_err_t lf_redis_connect(lf_redis_t *r, char *errstr, size_t errstr_size);
 /* Queues a command (hiredis format, %s and %b) without waiting. */
 lf_err_t lf_redis_append(lf_redis_t *r, char *errstr, size_t errstr_size,
                          const char *fmt, ...);
+/* Queues a command given as argc arguments (binary-safe). */
+lf_err_t lf_redis_append_argv(lf_redis_t *r, int argc, const char **argv,
+                              const size_t *lens, char *errstr,
+                              size_t errstr_size);
 /* Reads the reply to the oldest queued command. On LF_OK *reply is set
  * (free with freeReplyObject); on an error reply *reply is NULL and errstr
  * holds Redis' message. */

@@ -4,36 +4,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: idempotency, rate, budget. ARGV: action id, reservation ttl ms,
- * rate count (0: none), rate window ms, amount, budget limit ("": none),
- * budget window ms, commit (1/0), enforce (1/0). */
+/* Per action: KEYS idempotency, rate, budget; ARGV action id, reservation
+ * ttl ms, rate count (0: none), rate window ms, amount, budget limit ("":
+ * none), budget window ms, commit (1/0), enforce (1/0). A batch's actions
+ * run in order inside one call, so two of them sharing a key or a budget
+ * see each other. */
 static const char script[] =
-    "local held = redis.call('GET', KEYS[1])\n"
-    "if held then\n"
-    "  if held == ARGV[1] then return {'own', held, '0', '0'} end\n"
-    "  return {'duplicate', held, '0', '0'}\n"
-    "end\n"
-    "local verdict = 'ok'\n"
-    "local rate = tonumber(ARGV[3])\n"
-    "local used = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "if rate > 0 and used + 1 > rate then verdict = 'rate_limited' end\n"
-    "local spent = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
-    "if verdict == 'ok' and ARGV[6] ~= '' and\n"
-    "   spent + tonumber(ARGV[5]) > tonumber(ARGV[6]) then\n"
-    "  verdict = 'budget_exceeded'\n"
-    "end\n"
-    "if ARGV[8] == '1' and (verdict == 'ok' or ARGV[9] == '0') then\n"
-    "  if rate > 0 then\n"
-    "    redis.call('INCR', KEYS[2])\n"
-    "    redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
+    "local function admit(k, a)\n"
+    "  local held = redis.call('GET', k[1])\n"
+    "  if held then\n"
+    "    if held == a[1] then return {'own', held, '0', '0'} end\n"
+    "    return {'duplicate', held, '0', '0'}\n"
     "  end\n"
-    "  if ARGV[6] ~= '' then\n"
-    "    redis.call('INCRBYFLOAT', KEYS[3], ARGV[5])\n"
-    "    redis.call('PEXPIRE', KEYS[3], ARGV[7])\n"
+    "  local verdict = 'ok'\n"
+    "  local rate = tonumber(a[3])\n"
+    "  local used = tonumber(redis.call('GET', k[2]) or '0')\n"
+    "  if rate > 0 and used + 1 > rate then verdict = 'rate_limited' end\n"
+    "  local spent = tonumber(redis.call('GET', k[3]) or '0')\n"
+    "  if verdict == 'ok' and a[6] ~= '' and\n"
+    "     spent + tonumber(a[5]) > tonumber(a[6]) then\n"
+    "    verdict = 'budget_exceeded'\n"
     "  end\n"
-    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "  if a[8] == '1' and (verdict == 'ok' or a[9] == '0') then\n"
+    "    if rate > 0 then\n"
+    "      redis.call('INCR', k[2])\n"
+    "      redis.call('PEXPIRE', k[2], a[4])\n"
+    "    end\n"
+    "    if a[6] ~= '' then\n"
+    "      redis.call('INCRBYFLOAT', k[3], a[5])\n"
+    "      redis.call('PEXPIRE', k[3], a[7])\n"
+    "    end\n"
+    "    redis.call('SET', k[1], a[1], 'PX', a[2])\n"
+    "  end\n"
+    "  return {verdict, '', tostring(used), tostring(spent)}\n"
     "end\n"
-    "return {verdict, '', tostring(used), tostring(spent)}\n";
+    "local out = {}\n"
+    "for i = 0, #KEYS / 3 - 1 do\n"
+    "  out[i + 1] = admit({KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]},\n"
+    "                     {unpack(ARGV, i * 9 + 1, i * 9 + 9)})\n"
+    "end\n"
+    "return out\n";
 
 lf_err_t lf_limits_load(lf_redis_t *r, char sha[41], char *errstr,
                         size_t errstr_size) {
@@ -52,56 +62,103 @@ lf_err_t lf_limits_load(lf_redis_t *r, char sha[41], char *errstr,
   return err;
 }
 
+#define KEYS 3
+#define ARGS 9
+#define SLOT 400
+
 /* Fixed windows: the window's index is part of the key, so a window's
  * counter disappears with its TTL and the next starts from zero. */
-lf_err_t lf_limits_append(lf_redis_t *r, const char *sha, const lf_admit_t *a,
-                          char *errstr, size_t errstr_size) {
-  const char *p = lf_redis_prefix(r);
+static void fill(const char *p, const lf_admit_t *a, char (*k)[SLOT],
+                 char (*v)[SLOT]) {
   const lf_catalog_action_t *d = a->def;
-  char rate_key[400], budget_key[400], amount[40] = "", limit[40] = "";
   long long rw = d->rate_count ? a->now_ms / d->rate_window_ms : 0;
   long long bw = d->budget_arg ? a->now_ms / d->budget_window_ms : 0;
-  snprintf(rate_key, sizeof(rate_key), "%srate:%s:%s:%lld", p, a->tenant,
-           d->name, rw);
-  snprintf(budget_key, sizeof(budget_key), "%sbudget:%s:%s:%lld", p, a->tenant,
-           d->name, bw);
-  if (d->budget_arg) {
-    snprintf(amount, sizeof(amount), "%.17g", a->amount);
-    snprintf(limit, sizeof(limit), "%.17g", d->budget_limit);
-  }
-  return lf_redis_append(
-      r, errstr, errstr_size,
-      "EVALSHA %s 3 %sidem:%s:%s %s %s %s %lld %lld %lld %s %s %lld %d %d", sha,
-      p, a->tenant, a->key, rate_key, budget_key, a->action_id,
-      (long long)a->ttl_ms, (long long)d->rate_count,
-      (long long)(d->rate_count ? d->rate_window_ms : 1), amount, limit,
-      (long long)(d->budget_arg ? d->budget_window_ms : 1), a->commit,
-      a->enforce);
+  snprintf(k[0], SLOT, "%sidem:%s:%s", p, a->tenant, a->key);
+  snprintf(k[1], SLOT, "%srate:%s:%s:%lld", p, a->tenant, d->name, rw);
+  snprintf(k[2], SLOT, "%sbudget:%s:%s:%lld", p, a->tenant, d->name, bw);
+  snprintf(v[0], SLOT, "%s", a->action_id);
+  snprintf(v[1], SLOT, "%lld", (long long)a->ttl_ms);
+  snprintf(v[2], SLOT, "%lld", (long long)d->rate_count);
+  snprintf(v[3], SLOT, "%lld",
+           (long long)(d->rate_count ? d->rate_window_ms : 1));
+  snprintf(v[4], SLOT, "%.17g", d->budget_arg ? a->amount : 0.0);
+  if (d->budget_arg)
+    snprintf(v[5], SLOT, "%.17g", d->budget_limit);
+  else
+    v[5][0] = '\0';
+  snprintf(v[6], SLOT, "%lld",
+           (long long)(d->budget_arg ? d->budget_window_ms : 1));
+  snprintf(v[7], SLOT, "%d", a->commit);
+  snprintf(v[8], SLOT, "%d", a->enforce);
 }
 
-lf_err_t lf_limits_reply(lf_redis_t *r, lf_admit_result_t *res, char *errstr,
-                         size_t errstr_size) {
+lf_err_t lf_limits_append(lf_redis_t *r, const char *sha, const lf_admit_t *a,
+                          size_t n, char *errstr, size_t errstr_size) {
+  size_t argc = 3 + n * (KEYS + ARGS);
+  const char **argv = calloc(argc, sizeof(*argv));
+  size_t *lens = calloc(argc, sizeof(*lens));
+  char(*keys)[SLOT] = calloc(n * KEYS + 1, SLOT);
+  char(*vals)[SLOT] = calloc(n * ARGS + 1, SLOT);
+  char nkeys[24];
+  lf_err_t err = LF_OK;
+  if (!argv || !lens || !keys || !vals) {
+    snprintf(errstr, errstr_size, "out of memory");
+    err = LF_ERR_NOMEM;
+    goto done;
+  }
+  snprintf(nkeys, sizeof(nkeys), "%zu", n * KEYS);
+  argv[0] = "EVALSHA";
+  argv[1] = sha;
+  argv[2] = nkeys;
+  for (size_t i = 0; i < n; i++) {
+    fill(lf_redis_prefix(r), &a[i], keys + i * KEYS, vals + i * ARGS);
+    for (size_t k = 0; k < KEYS; k++)
+      argv[3 + i * KEYS + k] = keys[i * KEYS + k];
+    for (size_t k = 0; k < ARGS; k++)
+      argv[3 + n * KEYS + i * ARGS + k] = vals[i * ARGS + k];
+  }
+  for (size_t i = 0; i < argc; i++)
+    lens[i] = strlen(argv[i]);
+  err = lf_redis_append_argv(r, (int)argc, argv, lens, errstr, errstr_size);
+done:
+  free(argv);
+  free(lens);
+  free(keys);
+  free(vals);
+  return err;
+}
+
+static lf_err_t parse_one(const redisReply *rep, lf_admit_result_t *res) {
   static const char *const names[] = {"ok", "own", "duplicate", "rate_limited",
                                       "budget_exceeded"};
+  memset(res, 0, sizeof(*res));
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4)
+    return LF_ERR_REDIS_REPLY;
+  for (size_t i = 0; i < 4; i++)
+    if (rep->element[i]->type != REDIS_REPLY_STRING)
+      return LF_ERR_REDIS_REPLY;
+  lf_err_t err = LF_ERR_REDIS_REPLY;
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(rep->element[0]->str, names[i])) {
+      res->status = (lf_admit_status_t)i;
+      err = LF_OK;
+    }
+  snprintf(res->holder, sizeof(res->holder), "%s", rep->element[1]->str);
+  res->used = strtoll(rep->element[2]->str, NULL, 10);
+  res->spent = strtod(rep->element[3]->str, NULL);
+  return err;
+}
+
+lf_err_t lf_limits_reply(lf_redis_t *r, lf_admit_result_t *res, size_t n,
+                         char *errstr, size_t errstr_size) {
   redisReply *rep = NULL;
   lf_err_t err = lf_redis_reply(r, &rep, errstr, errstr_size);
   if (err)
     return err;
-  memset(res, 0, sizeof(*res));
-  err = LF_ERR_REDIS_REPLY;
-  if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
-    for (int i = 0; i < 5; i++)
-      if (rep->element[0]->str && !strcmp(rep->element[0]->str, names[i])) {
-        res->status = (lf_admit_status_t)i;
-        err = LF_OK;
-      }
-    snprintf(res->holder, sizeof(res->holder), "%s",
-             rep->element[1]->str ? rep->element[1]->str : "");
-    res->used =
-        strtoll(rep->element[2]->str ? rep->element[2]->str : "0", NULL, 10);
-    res->spent =
-        strtod(rep->element[3]->str ? rep->element[3]->str : "0", NULL);
-  }
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)
+    err = LF_ERR_REDIS_REPLY;
+  for (size_t i = 0; !err && i < n; i++)
+    err = parse_one(rep->element[i], &res[i]);
   if (err)
     snprintf(errstr, errstr_size, "admission script: unexpected reply");
   freeReplyObject(rep);

@@ -3,7 +3,7 @@
  * limit and budget for the action, and only when everything passes
  * consumes them and reserves the key. Two guards side by side therefore
  * cannot both pass the last unit of a budget, and a duplicate or a
- * redelivery costs no rate or budget. Calls are pipelined over a batch. */
+ * redelivery costs no rate or budget. A batch is one script call. */
 #ifndef LF_ADMIT_H
 #define LF_ADMIT_H
 
@@ -38,11 +38,12 @@ typedef struct lf_admit_result {
 /* SCRIPT LOAD; sha receives the script's SHA1. */
 lf_err_t lf_limits_load(lf_redis_t *r, char sha[41], char *errstr,
                         size_t errstr_size);
+/* Queues one script call admitting the n actions of a[], in order. */
 lf_err_t lf_limits_append(lf_redis_t *r, const char *sha, const lf_admit_t *a,
-                          char *errstr, size_t errstr_size);
+                          size_t n, char *errstr, size_t errstr_size);
 /* An error reply starting with NOSCRIPT means Redis lost the script (it
  * restarted): load it again. */
-lf_err_t lf_limits_reply(lf_redis_t *r, lf_admit_result_t *res, char *errstr,
-                         size_t errstr_size);
+lf_err_t lf_limits_reply(lf_redis_t *r, lf_admit_result_t *res, size_t n,
+                         char *errstr, size_t errstr_size);
 
 #endif

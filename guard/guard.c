@@ -130,35 +130,53 @@ static int holds(const guard_t *g, const decision_t *d) {
   return d->e.needs_approval && !lf_catalog_shadow(g->catalog);
 }
 
-/* One pipelined round trip admits every admissible action of the batch. */
+static lf_admit_t request(const guard_t *g, const lf_action_t *a,
+                          const decision_t *d, int commit, int64_t now) {
+  int64_t ttl =
+      d->e.def->idempotency_ttl_ms ? d->e.def->idempotency_ttl_ms : g->ttl_ms;
+  lf_admit_t req = {
+      a->tenant,   a->action_id, d->e.key, d->e.def,
+      d->e.amount, ttl,          commit,   !lf_catalog_shadow(g->catalog),
+      now};
+  return req;
+}
+
+/* One script call admits every admissible action of the batch, in order. */
 static lf_err_t admit_all(guard_t *g, const lf_msg_t *msgs, size_t n,
                           char *errstr, size_t errstr_size) {
   lf_err_t err = LF_OK;
   int64_t now = lf_now_ms();
-  if (!g->sha[0] &&
-      (err = lf_limits_load(g->redis, g->sha, errstr, errstr_size)))
-    return err;
-  for (size_t i = 0; i < n && !err; i++) {
-    const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
-    decision_t *d = &g->d[i];
-    int64_t ttl = d->e.def && d->e.def->idempotency_ttl_ms
-                      ? d->e.def->idempotency_ttl_ms
-                      : g->ttl_ms;
-    lf_admit_t req = {
-        a->tenant,   a->action_id, d->e.key,     d->e.def,
-        d->e.amount, ttl,          !holds(g, d), !lf_catalog_shadow(g->catalog),
-        now};
-    if (d->admit)
-      err = lf_limits_append(g->redis, g->sha, &req, errstr, errstr_size);
+  size_t k = 0;
+  lf_admit_t *reqs = calloc(n, sizeof(*reqs));
+  lf_admit_result_t *res = calloc(n, sizeof(*res));
+  if (!reqs || !res) {
+    snprintf(errstr, errstr_size, "out of memory");
+    err = LF_ERR_NOMEM;
+    goto done;
   }
-  for (size_t i = 0; i < n && !err; i++)
+  for (size_t i = 0; i < n; i++)
     if (g->d[i].admit)
-      err = lf_limits_reply(g->redis, &g->d[i].res, errstr, errstr_size);
+      reqs[k++] = request(g, (const lf_action_t *)msgs[i].pb, &g->d[i],
+                          !holds(g, &g->d[i]), now);
+  if (!k)
+    goto done;
+  if (!g->sha[0])
+    err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
+  if (!err)
+    err = lf_limits_append(g->redis, g->sha, reqs, k, errstr, errstr_size);
+  if (!err)
+    err = lf_limits_reply(g->redis, res, k, errstr, errstr_size);
+  for (size_t i = 0, j = 0; !err && i < n; i++)
+    if (g->d[i].admit)
+      g->d[i].res = res[j++];
   if (err) {
     lf_redis_discard(g->redis);
     if (!strncmp(errstr, "NOSCRIPT", 8))
       g->sha[0] = '\0'; /* Redis restarted: load it again on the retry */
   }
+done:
+  free(reqs);
+  free(res);
   return err;
 }
 
@@ -336,19 +354,14 @@ static lf_err_t publish(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
 /* One action through admission on its own (a decided approval). */
 static lf_err_t admit_one(guard_t *g, const lf_action_t *a, decision_t *d,
                           char *errstr, size_t errstr_size) {
-  int64_t ttl =
-      d->e.def->idempotency_ttl_ms ? d->e.def->idempotency_ttl_ms : g->ttl_ms;
-  lf_admit_t req = {
-      a->tenant,   a->action_id, d->e.key, d->e.def,
-      d->e.amount, ttl,          1,        !lf_catalog_shadow(g->catalog),
-      lf_now_ms()};
+  lf_admit_t req = request(g, a, d, 1, lf_now_ms());
   lf_err_t err = LF_OK;
   if (!g->sha[0])
     err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
   if (!err)
-    err = lf_limits_append(g->redis, g->sha, &req, errstr, errstr_size);
+    err = lf_limits_append(g->redis, g->sha, &req, 1, errstr, errstr_size);
   if (!err)
-    err = lf_limits_reply(g->redis, &d->res, errstr, errstr_size);
+    err = lf_limits_reply(g->redis, &d->res, 1, errstr, errstr_size);
   if (err && !strncmp(errstr, "NOSCRIPT", 8))
     g->sha[0] = '\0';
   return err;
