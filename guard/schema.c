@@ -411,6 +411,10 @@ lf_schema_t *lf_schema_compile(json_t *schema, const lf_schema_opts_t *opts,
   return s;
 }
 
+json_t *lf_schema_source(const lf_schema_t *s) {
+  return s ? s->root : NULL;
+}
+
 void lf_schema_destroy(lf_schema_t *s) {
   if (!s)
     return;

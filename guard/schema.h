@@ -37,6 +37,9 @@ void lf_schema_destroy(lf_schema_t *s);
 lf_err_t lf_schema_validate(const lf_schema_t *s, const json_t *v,
                             const char *base, lf_reasons_t *reasons);
 
+/* The schema it was compiled from (borrowed; NULL for NULL). */
+json_t *lf_schema_source(const lf_schema_t *s);
+
 /* Length of a UTF-8 string in code points. */
 size_t lf_utf8_length(const char *s, size_t bytes);
 

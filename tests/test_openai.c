@@ -1,0 +1,152 @@
+/* The OpenAI-compatible wire format of the planner's `openai` backend:
+ * tools from both catalog formats, the request body, replies with tool
+ * calls (parallel, invalid arguments), final answers, bad bodies, and the
+ * tool message that carries the guard's reasons back to the model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "openai.h"
+#include "support.h"
+
+START_TEST(tools_from_both_catalog_formats) {
+  char errstr[512];
+  lf_catalog_t *cat = lf_catalog_load(LF_EXAMPLES_DIR "/payments.json", errstr,
+                                      sizeof(errstr));
+  ck_assert_msg(cat != NULL, "%s", errstr);
+  json_t *tools = lf_openai_tools(cat);
+  ck_assert_uint_eq(json_array_size(tools), lf_catalog_count(cat));
+  /* an OpenAI tool and an MCP tool come out in the same shape */
+  for (size_t i = 0; i < json_array_size(tools); i++) {
+    json_t *t = json_array_get(tools, i);
+    ck_assert_str_eq(json_string_value(json_object_get(t, "type")), "function");
+    json_t *fn = json_object_get(t, "function");
+    ck_assert_str_eq(json_string_value(json_object_get(fn, "name")),
+                     lf_catalog_at(cat, i)->name);
+    ck_assert(json_is_object(json_object_get(fn, "parameters")));
+  }
+  json_t *refund = json_object_get(json_array_get(tools, 1), "function");
+  ck_assert_str_eq(json_string_value(json_object_get(refund, "name")),
+                   "refund_order");
+  ck_assert_ptr_nonnull(json_object_get(
+      json_object_get(json_object_get(refund, "parameters"), "properties"),
+      "order_id"));
+  json_t *messages = json_pack("[{s:s,s:s}]", "role", "user", "content", "hi");
+  json_t *extra = json_pack("{s:f,s:b,s:s}", "temperature", 0.2,
+                            "parallel_tool_calls", 1, "model", "not-this");
+  json_t *req = lf_openai_request("m1", messages, tools, extra);
+  ck_assert_str_eq(json_string_value(json_object_get(req, "model")), "m1");
+  ck_assert_ptr_eq(json_object_get(req, "tools"), tools);
+  ck_assert(json_real_value(json_object_get(req, "temperature")) == 0.2);
+  ck_assert(json_is_true(json_object_get(req, "parallel_tool_calls")));
+  json_decref(req);
+  json_decref(extra);
+  json_decref(messages);
+  json_decref(tools);
+  lf_catalog_destroy(cat);
+}
+END_TEST
+
+START_TEST(replies) {
+  char errstr[512];
+  lf_openai_reply_t r;
+  const char *two =
+      "{\"choices\":[{\"finish_reason\":\"tool_calls\",\"message\":{\"role\":"
+      "\"assistant\",\"content\":null,\"tool_calls\":["
+      "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":"
+      "\"pay_invoice\",\"arguments\":\"{\\\"amount\\\": 5}\"}},"
+      "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":"
+      "\"lookup_customer\",\"arguments\":\"{\\\"email\\\": \"}}]}}],"
+      "\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20,"
+      "\"total_tokens\":120}}";
+  ck_assert_int_eq(lf_openai_parse_reply(two, strlen(two), &r, errstr,
+                                         sizeof(errstr)),
+                   LF_OK);
+  ck_assert_uint_eq(r.ncalls, 2);
+  ck_assert_str_eq(r.calls[0].id, "call_1");
+  ck_assert_str_eq(r.calls[0].name, "pay_invoice");
+  ck_assert(r.calls[0].valid);
+  ck_assert(!r.calls[1].valid); /* invented, broken JSON: told, not fatal */
+  ck_assert_msg(strstr(r.calls[1].error, "not valid JSON"), "%s",
+                r.calls[1].error);
+  ck_assert_int_eq(r.total_tokens, 120);
+  ck_assert_str_eq(r.finish_reason, "tool_calls");
+  ck_assert_ptr_null(r.content);
+  ck_assert_ptr_nonnull(json_object_get(r.message, "tool_calls"));
+  lf_openai_reply_clear(&r);
+
+  const char *done = "{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+                     "{\"role\":\"assistant\",\"content\":\"All paid.\"}}]}";
+  ck_assert_int_eq(lf_openai_parse_reply(done, strlen(done), &r, errstr,
+                                         sizeof(errstr)),
+                   LF_OK);
+  ck_assert_uint_eq(r.ncalls, 0);
+  ck_assert_str_eq(r.content, "All paid.");
+  lf_openai_reply_clear(&r);
+
+  static const char *const bad[][2] = {
+      {"<html>502</html>", "not JSON"},
+      {"{\"error\":{\"message\":\"overloaded\"}}", "no choices[0].message"},
+      {"{\"choices\":[{\"message\":{\"role\":\"assistant\"}}]}",
+       "neither content nor tool calls"},
+      {"{\"choices\":[{\"message\":{\"tool_calls\":[{\"function\":{}}]}}]}",
+       "needs an id and a function name"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_int_ne(lf_openai_parse_reply(bad[i][0], strlen(bad[i][0]), &r,
+                                           errstr, sizeof(errstr)),
+                     LF_OK);
+    ck_assert_msg(strstr(errstr, bad[i][1]), "%s: %s", bad[i][0], errstr);
+    ck_assert_ptr_null(r.calls);
+  }
+}
+END_TEST
+
+START_TEST(tool_message_carries_the_reasons) {
+  lf_observation_t o = LF_OBSERVATION_INIT;
+  lf_reason_t reason = LF_REASON_INIT, *rs[1] = {&reason};
+  o.goal_id = "g";
+  o.action_id = "g:0";
+  o.status = LF_OBS_REJECTED;
+  o.error = "rejected by the guard";
+  reason.code = "value_error";
+  reason.path = "/amount";
+  reason.message = "/amount: 2500 is greater than the maximum 1000";
+  o.reasons = rs;
+  o.n_reasons = 1;
+  json_t *m = lf_openai_tool_message("call_1", &o);
+  ck_assert_str_eq(json_string_value(json_object_get(m, "role")), "tool");
+  ck_assert_str_eq(json_string_value(json_object_get(m, "tool_call_id")),
+                   "call_1");
+  json_t *content =
+      json_loads(json_string_value(json_object_get(m, "content")), 0, NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(content, "status")),
+                   "rejected");
+  json_t *r0 = json_array_get(json_object_get(content, "reasons"), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(r0, "path")), "/amount");
+  ck_assert_str_eq(json_string_value(json_object_get(r0, "message")),
+                   reason.message);
+  json_decref(content);
+  json_decref(m);
+
+  o.status = LF_OBS_SUCCEEDED;
+  o.n_reasons = 0;
+  o.error = "";
+  o.result_json = "{\"paid\":true}";
+  m = lf_openai_tool_message("call_2", &o);
+  content = json_loads(json_string_value(json_object_get(m, "content")), 0, NULL);
+  ck_assert(json_is_true(
+      json_object_get(json_object_get(content, "result"), "paid")));
+  json_decref(content);
+  json_decref(m);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("openai");
+  TCase *tc = tcase_create("openai");
+  tcase_add_test(tc, tools_from_both_catalog_formats);
+  tcase_add_test(tc, replies);
+  tcase_add_test(tc, tool_message_carries_the_reasons);
+  suite_add_tcase(s, tc);
+  return lf_test_run(s);
+}
