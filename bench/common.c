@@ -101,3 +101,30 @@ double relay(lf_conf_t *fleet_conf, lf_mock_t *mock, long n) {
   lf_conf_destroy(conf);
   return (double)n / secs;
 }
+
+lf_conf_t *bench_setup(int argc, char **argv, const bench_opt_t *opts,
+                       size_t nopts, const char *usage) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through pipes */
+  lf_conf_t *conf = lf_conf_new();
+  if (!conf || lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)))
+    die("config");
+  /* -c/-X/-b as for every lamfleet program: compare settings in one run */
+  lf_err_t err = lf_conf_parse_args(conf, &argc, argv, errstr, sizeof(errstr));
+  if (err == LF_ERR_DONE)
+    exit(0);
+  if (err)
+    die("config");
+  int ok = argc % 2 == 1;
+  for (int i = 1; ok && i + 1 < argc; i += 2) {
+    size_t k = 0;
+    while (k < nopts && strcmp(argv[i], opts[k].name))
+      k++;
+    ok = k < nopts && (*opts[k].value = strtol(argv[i + 1], NULL, 10)) > 0;
+  }
+  if (!ok) {
+    fprintf(stderr, "usage: %s\n", usage);
+    exit(2);
+  }
+  lf_log_configure(conf);
+  return conf;
+}

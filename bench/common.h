@@ -15,4 +15,16 @@ void fill(const lf_conf_t *conf, const char *topic, long n);
  * are acknowledged: records per second. */
 double relay(lf_conf_t *conf, lf_mock_t *mock, long n);
 
+/* A benchmark's numeric flag: "--name N". */
+typedef struct bench_opt {
+  const char *name;
+  long *value;
+} bench_opt_t;
+
+/* The configuration every benchmark starts from (log.level=error, then
+ * -c/-X/-b as for every lamfleet program), and its --name N flags, all
+ * positive. Prints usage and exits 2 on a bad flag; exits 0 after -X list. */
+lf_conf_t *bench_setup(int argc, char **argv, const bench_opt_t *opts,
+                       size_t nopts, const char *usage);
+
 #endif

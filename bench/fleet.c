@@ -52,34 +52,11 @@ static int cmp_i64(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   long nrelay = 100000, ngoals = 5000, nlone = 30;
-  setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through pipes */
-  lf_conf_t *conf = lf_conf_new();
-  if (!conf || lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)))
-    die("config");
-  /* -c/-X/-b as for every lamfleet program: compare settings in one run */
-  lf_err_t err = lf_conf_parse_args(conf, &argc, argv, errstr, sizeof(errstr));
-  if (err == LF_ERR_DONE)
-    return 0;
-  if (err)
-    die("config");
-  for (int i = 1; i + 1 < argc; i += 2) {
-    long v = strtol(argv[i + 1], NULL, 10);
-    if (!strcmp(argv[i], "--relay"))
-      nrelay = v;
-    else if (!strcmp(argv[i], "--goals"))
-      ngoals = v;
-    else if (!strcmp(argv[i], "--lone"))
-      nlone = v;
-    else
-      nrelay = 0;
-  }
-  if (nrelay <= 0 || ngoals <= 0 || nlone <= 0 || argc % 2 == 0) {
-    fputs("usage: lamfleet-bench [--relay N] [--goals N] [--lone N] "
-          "[-X key=value]...\n",
-          stderr);
-    return 2;
-  }
-  lf_log_configure(conf);
+  const bench_opt_t opts[] = {
+      {"--relay", &nrelay}, {"--goals", &ngoals}, {"--lone", &nlone}};
+  lf_conf_t *conf = bench_setup(argc, argv, opts, 3,
+                                "lamfleet-bench [--relay N] [--goals N] "
+                                "[--lone N] [-X key=value]...");
   lf_stack_t *s = lf_stack_start(conf, 7, errstr, sizeof(errstr));
   if (!s)
     die("stack");

@@ -107,35 +107,16 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
 
 int main(int argc, char **argv) {
   long nrelay = 100000, nactions = 30000, nvalid = 200000;
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  lf_conf_t *conf = lf_conf_new();
-  if (!conf ||
-      lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)) ||
+  const bench_opt_t opts[] = {{"--relay", &nrelay},
+                              {"--actions", &nactions},
+                              {"--validations", &nvalid}};
+  lf_conf_t *conf = bench_setup(argc, argv, opts, 3,
+                                "lamfleet-bench-guard [--relay N] "
+                                "[--actions N] [--validations N] "
+                                "[-X key=value]...");
+  if (!lf_conf_is_set(conf, "guard.catalog") &&
       lf_conf_set(conf, "guard.catalog", CATALOG, errstr, sizeof(errstr)))
     die("config");
-  lf_err_t err = lf_conf_parse_args(conf, &argc, argv, errstr, sizeof(errstr));
-  if (err == LF_ERR_DONE)
-    return 0;
-  if (err)
-    die("config");
-  for (int i = 1; i + 1 < argc; i += 2) {
-    long v = strtol(argv[i + 1], NULL, 10);
-    if (!strcmp(argv[i], "--relay"))
-      nrelay = v;
-    else if (!strcmp(argv[i], "--actions"))
-      nactions = v;
-    else if (!strcmp(argv[i], "--validations"))
-      nvalid = v;
-    else
-      nrelay = 0;
-  }
-  if (nrelay <= 0 || nactions <= 0 || nvalid <= 0 || argc % 2 == 0) {
-    fputs("usage: lamfleet-bench-guard [--relay N] [--actions N] "
-          "[--validations N] [-X key=value]...\n",
-          stderr);
-    return 2;
-  }
-  lf_log_configure(conf);
   validator(nvalid);
   lf_stack_t *s = lf_stack_start(conf, 0, errstr, sizeof(errstr));
   if (!s)

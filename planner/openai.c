@@ -11,11 +11,11 @@ json_t *lf_openai_tools(const lf_catalog_t *cat) {
     json_t *params = a->schema ? json_incref(lf_schema_source(a->schema))
                                : json_pack("{s:s}", "type", "object");
     /* "o" hands the reference over, also when packing fails */
-    json_t *fn = params ? json_pack("{s:s,s:s,s:o}", "name", a->name,
-                                    "description",
-                                    a->description ? a->description : "",
-                                    "parameters", params)
-                        : NULL;
+    json_t *fn =
+        params ? json_pack("{s:s,s:s,s:o}", "name", a->name, "description",
+                           a->description ? a->description : "", "parameters",
+                           params)
+               : NULL;
     json_t *tool =
         fn ? json_pack("{s:s,s:o}", "type", "function", "function", fn) : NULL;
     if (!tool || json_array_append_new(tools, tool)) {
@@ -61,8 +61,7 @@ static lf_err_t parse_call(json_t *tc, size_t i, lf_openai_call_t *c,
   json_t *args = json_object_get(fn, "arguments");
   if (!id || !name) {
     snprintf(errstr, errstr_size,
-             "tool_calls[%zu]: a tool call needs an id and a function name",
-             i);
+             "tool_calls[%zu]: a tool call needs an id and a function name", i);
     return LF_ERR_INVALID;
   }
   c->id = strdup(id);
@@ -115,10 +114,12 @@ lf_err_t lf_openai_parse_reply(const char *body, size_t len,
     goto done;
   }
   json_t *usage = json_object_get(root, "usage");
-  out->prompt_tokens = json_integer_value(json_object_get(usage, "prompt_tokens"));
+  out->prompt_tokens =
+      json_integer_value(json_object_get(usage, "prompt_tokens"));
   out->completion_tokens =
       json_integer_value(json_object_get(usage, "completion_tokens"));
-  out->total_tokens = json_integer_value(json_object_get(usage, "total_tokens"));
+  out->total_tokens =
+      json_integer_value(json_object_get(usage, "total_tokens"));
   snprintf(out->finish_reason, sizeof(out->finish_reason), "%s",
            json_string_value(json_object_get(choice, "finish_reason"))
                ? json_string_value(json_object_get(choice, "finish_reason"))
@@ -156,7 +157,8 @@ void lf_openai_reply_clear(lf_openai_reply_t *r) {
 
 json_t *lf_openai_tool_message(const char *tool_call_id,
                                const lf_observation_t *o) {
-  json_t *body = json_pack("{s:s}", "status", lf_proto_obs_status_name(o->status));
+  json_t *body =
+      json_pack("{s:s}", "status", lf_proto_obs_status_name(o->status));
   json_t *result = *o->result_json ? json_loads(o->result_json, 0, NULL) : NULL;
   if (body && result)
     json_object_set_new(body, "result", result);
@@ -168,10 +170,10 @@ json_t *lf_openai_tool_message(const char *tool_call_id,
     json_object_set_new(body, "duplicate_of", json_string(o->duplicate_of));
   json_t *reasons = o->n_reasons ? json_array() : NULL;
   for (size_t i = 0; reasons && i < o->n_reasons; i++)
-    json_array_append_new(
-        reasons, json_pack("{s:s,s:s,s:s}", "code", o->reasons[i]->code, "path",
-                           o->reasons[i]->path, "message",
-                           o->reasons[i]->message));
+    json_array_append_new(reasons, json_pack("{s:s,s:s,s:s}", "code",
+                                             o->reasons[i]->code, "path",
+                                             o->reasons[i]->path, "message",
+                                             o->reasons[i]->message));
   if (body && reasons)
     json_object_set_new(body, "reasons", reasons);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

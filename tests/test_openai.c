@@ -10,8 +10,8 @@
 
 START_TEST(tools_from_both_catalog_formats) {
   char errstr[512];
-  lf_catalog_t *cat = lf_catalog_load(LF_EXAMPLES_DIR "/payments.json", errstr,
-                                      sizeof(errstr));
+  lf_catalog_t *cat =
+      lf_catalog_load(LF_EXAMPLES_DIR "/payments.json", errstr, sizeof(errstr));
   ck_assert_msg(cat != NULL, "%s", errstr);
   json_t *tools = lf_openai_tools(cat);
   ck_assert_uint_eq(json_array_size(tools), lf_catalog_count(cat));
@@ -58,9 +58,9 @@ START_TEST(replies) {
       "\"lookup_customer\",\"arguments\":\"{\\\"email\\\": \"}}]}}],"
       "\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20,"
       "\"total_tokens\":120}}";
-  ck_assert_int_eq(lf_openai_parse_reply(two, strlen(two), &r, errstr,
-                                         sizeof(errstr)),
-                   LF_OK);
+  ck_assert_int_eq(
+      lf_openai_parse_reply(two, strlen(two), &r, errstr, sizeof(errstr)),
+      LF_OK);
   ck_assert_uint_eq(r.ncalls, 2);
   ck_assert_str_eq(r.calls[0].id, "call_1");
   ck_assert_str_eq(r.calls[0].name, "pay_invoice");
@@ -76,9 +76,9 @@ START_TEST(replies) {
 
   const char *done = "{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
                      "{\"role\":\"assistant\",\"content\":\"All paid.\"}}]}";
-  ck_assert_int_eq(lf_openai_parse_reply(done, strlen(done), &r, errstr,
-                                         sizeof(errstr)),
-                   LF_OK);
+  ck_assert_int_eq(
+      lf_openai_parse_reply(done, strlen(done), &r, errstr, sizeof(errstr)),
+      LF_OK);
   ck_assert_uint_eq(r.ncalls, 0);
   ck_assert_str_eq(r.content, "All paid.");
   lf_openai_reply_clear(&r);
@@ -133,7 +133,8 @@ START_TEST(tool_message_carries_the_reasons) {
   o.error = "";
   o.result_json = "{\"paid\":true}";
   m = lf_openai_tool_message("call_2", &o);
-  content = json_loads(json_string_value(json_object_get(m, "content")), 0, NULL);
+  content =
+      json_loads(json_string_value(json_object_get(m, "content")), 0, NULL);
   ck_assert(json_is_true(
       json_object_get(json_object_get(content, "result"), "paid")));
   json_decref(content);
