@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
+#include "llm_server.h"
 #include "openai.h"
 #include "support.h"
 
@@ -142,12 +145,110 @@ START_TEST(tool_message_carries_the_reasons) {
 }
 END_TEST
 
+typedef struct buf {
+  char *data;
+  size_t len;
+} buf_t;
+
+static size_t collect(char *p, size_t size, size_t n, void *opaque) {
+  buf_t *b = opaque;
+  char *grown = realloc(b->data, b->len + size * n + 1);
+  ck_assert_ptr_nonnull(grown);
+  memcpy(grown + b->len, p, size * n);
+  b->data = grown;
+  b->len += size * n;
+  b->data[b->len] = '\0';
+  return size * n;
+}
+
+/* POSTs body to the server; returns the status, the answer in *out. */
+static long post(lf_llm_server_t *s, const char *body, buf_t *out,
+                 char *retry_after, size_t ra_size) {
+  char url[128];
+  struct curl_slist *h =
+      curl_slist_append(NULL, "Authorization: Bearer sk-test");
+  h = curl_slist_append(h, "Content-Type: application/json");
+  snprintf(url, sizeof(url), "%s/chat/completions", lf_llm_server_url(s));
+  CURL *c = curl_easy_init();
+  ck_assert_ptr_nonnull(c);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+  long status = 0;
+  struct curl_header *ra = NULL;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (retry_after &&
+      curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK)
+    snprintf(retry_after, ra_size, "%s", ra->value);
+  curl_easy_cleanup(c);
+  curl_slist_free_all(h);
+  return status;
+}
+
+/* The scripted server the planner's tests will talk to, exercised with a
+ * plain HTTP client and the codec. */
+START_TEST(scripted_server_round_trip) {
+  char errstr[512], ra[32] = "";
+  lf_llm_server_t *s = lf_llm_server_start();
+  lf_llm_server_push(s, 429, "{\"error\":{\"message\":\"slow down\"}}", 0, "2");
+  lf_llm_server_push_call(s, "call_9", "pay_invoice", "{\"amount\":5}");
+  lf_llm_server_push_answer(s, "done");
+  json_t *messages =
+      json_pack("[{s:s,s:s}]", "role", "user", "content", "pay invoice 5");
+  json_t *req = lf_openai_request("m1", messages, NULL, NULL);
+  char *body = json_dumps(req, JSON_COMPACT);
+  buf_t out = {0};
+  ck_assert_int_eq(post(s, body, &out, ra, sizeof(ra)), 429);
+  ck_assert_str_eq(ra, "2");
+  free(out.data);
+  out = (buf_t){0};
+  ck_assert_int_eq(post(s, body, &out, NULL, 0), 200);
+  lf_openai_reply_t r;
+  ck_assert_int_eq(
+      lf_openai_parse_reply(out.data, out.len, &r, errstr, sizeof(errstr)),
+      LF_OK);
+  ck_assert_uint_eq(r.ncalls, 1);
+  ck_assert_str_eq(r.calls[0].id, "call_9");
+  ck_assert(r.calls[0].valid);
+  lf_openai_reply_clear(&r);
+  free(out.data);
+  out = (buf_t){0};
+  ck_assert_int_eq(post(s, body, &out, NULL, 0), 200);
+  ck_assert_int_eq(
+      lf_openai_parse_reply(out.data, out.len, &r, errstr, sizeof(errstr)),
+      LF_OK);
+  ck_assert_str_eq(r.content, "done");
+  ck_assert_int_eq(r.total_tokens, 60);
+  lf_openai_reply_clear(&r);
+  free(out.data);
+  out = (buf_t){0};
+  ck_assert_int_eq(post(s, body, &out, NULL, 0), 500); /* script ran out */
+  free(out.data);
+
+  lf_llm_request_t *reqs;
+  size_t n = lf_llm_server_requests(s, &reqs);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_str_eq(reqs[0].path, "/v1/chat/completions");
+  ck_assert_str_eq(reqs[1].authorization, "Bearer sk-test");
+  ck_assert_str_eq(reqs[2].body, body);
+  lf_llm_requests_free(reqs, n);
+  free(body);
+  json_decref(req);
+  json_decref(messages);
+  lf_llm_server_stop(s);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("openai");
   TCase *tc = tcase_create("openai");
   tcase_add_test(tc, tools_from_both_catalog_formats);
   tcase_add_test(tc, replies);
   tcase_add_test(tc, tool_message_carries_the_reasons);
+  tcase_add_test(tc, scripted_server_round_trip);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
