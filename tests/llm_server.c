@@ -90,9 +90,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   record(s, url, u,
          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
-  answer_t a = strcmp(method, "POST")
-                   ? (answer_t){405, 0, dup_str("{}"), NULL}
-                   : next_answer(s);
+  answer_t a = strcmp(method, "POST") ? (answer_t){405, 0, dup_str("{}"), NULL}
+                                      : next_answer(s);
   if (a.delay_ms)
     usleep((useconds_t)a.delay_ms * 1000);
   struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -128,11 +127,10 @@ lf_llm_server_t *lf_llm_server_start(void) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0; /* a free port */
   /* a thread per connection: a slow scripted answer delays only its own */
-  s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-                              MHD_USE_INTERNAL_POLLING_THREAD,
-                          0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                          (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-                          on_done, NULL, MHD_OPTION_END);
+  s->d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
+      NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
   ck_assert_msg(s->d != NULL, "cannot start the scripted LLM server");
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -173,11 +171,11 @@ void lf_llm_server_push(lf_llm_server_t *s, int status, const char *body,
 
 static void push_message(lf_llm_server_t *s, json_t *message,
                          const char *finish) {
-  json_t *body = json_pack(
-      "{s:s,s:s,s:[{s:i,s:o,s:s}],s:{s:i,s:i,s:i}}", "id", "chatcmpl-test",
-      "object", "chat.completion", "choices", "index", 0, "message", message,
-      "finish_reason", finish, "usage", "prompt_tokens", 50,
-      "completion_tokens", 10, "total_tokens", 60);
+  json_t *body = json_pack("{s:s,s:s,s:[{s:i,s:o,s:s}],s:{s:i,s:i,s:i}}", "id",
+                           "chatcmpl-test", "object", "chat.completion",
+                           "choices", "index", 0, "message", message,
+                           "finish_reason", finish, "usage", "prompt_tokens",
+                           50, "completion_tokens", 10, "total_tokens", 60);
   char *text = json_dumps(body, JSON_COMPACT);
   ck_assert_ptr_nonnull(text);
   lf_llm_server_push(s, 200, text, 0, NULL);
@@ -186,7 +184,8 @@ static void push_message(lf_llm_server_t *s, json_t *message,
 }
 
 void lf_llm_server_push_answer(lf_llm_server_t *s, const char *content) {
-  push_message(s, json_pack("{s:s,s:s}", "role", "assistant", "content", content),
+  push_message(s,
+               json_pack("{s:s,s:s}", "role", "assistant", "content", content),
                "stop");
 }
 

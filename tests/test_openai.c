@@ -7,9 +7,11 @@
 
 #include <curl/curl.h>
 
+#include "llm_client.h"
 #include "llm_server.h"
 #include "openai.h"
 #include "support.h"
+#include "util.h"
 
 START_TEST(tools_from_both_catalog_formats) {
   char errstr[512];
@@ -242,6 +244,113 @@ START_TEST(scripted_server_round_trip) {
 }
 END_TEST
 
+typedef struct results {
+  lf_llm_result_t v[64];
+  char bodies[64][512];
+  size_t n;
+} results_t;
+
+static void on_done(void *ctx, const lf_llm_result_t *r) {
+  results_t *rs = ctx;
+  ck_assert_uint_lt(rs->n, 64);
+  rs->v[rs->n] = *r;
+  snprintf(rs->bodies[rs->n], sizeof(rs->bodies[0]), "%s", r->body);
+  rs->v[rs->n].body = rs->bodies[rs->n];
+  rs->n++;
+}
+
+static void run_until(lf_llm_client_t *c, results_t *rs, size_t n,
+                      int timeout_ms) {
+  int64_t deadline = lf_monotonic_ms() + timeout_ms;
+  while (rs->n < n && lf_monotonic_ms() < deadline)
+    ck_assert_int_eq(lf_llm_client_step(c, 20, on_done, rs), LF_OK);
+}
+
+START_TEST(client_retries_honour_retry_after) {
+  char errstr[256];
+  lf_llm_server_t *s = lf_llm_server_start();
+  lf_llm_client_opts_t o = {
+      lf_llm_server_url(s), "sk-secret", 2000, 3, 50, 1000};
+  lf_llm_client_t *c = lf_llm_client_new(&o, errstr, sizeof(errstr));
+  ck_assert_msg(c != NULL, "%s", errstr);
+  results_t *rs = calloc(1, sizeof(*rs));
+  /* 429 (Retry-After: 1) then 503 then success */
+  lf_llm_server_push(s, 429, "{}", 0, "1");
+  lf_llm_server_push(s, 503, "{}", 0, NULL);
+  lf_llm_server_push_answer(s, "ok");
+  int64_t t0 = lf_monotonic_ms();
+  ck_assert_int_eq(lf_llm_client_submit(c, "{\"model\":\"m\"}", (void *)1,
+                                        errstr, sizeof(errstr)),
+                   LF_OK);
+  run_until(c, rs, 1, 10000);
+  ck_assert_uint_eq(rs->n, 1);
+  ck_assert_int_eq(rs->v[0].status, 200);
+  ck_assert_int_eq(rs->v[0].attempts, 3);
+  ck_assert_ptr_eq(rs->v[0].opaque, (void *)1);
+  ck_assert_int_ge(lf_monotonic_ms() - t0, 1000); /* waited as told */
+  ck_assert_msg(strstr(rs->v[0].body, "\"ok\""), "%s", rs->v[0].body);
+  ck_assert_uint_eq(lf_llm_client_inflight(c), 0);
+  lf_llm_request_t *reqs;
+  size_t n = lf_llm_server_requests(s, &reqs);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_str_eq(reqs[0].authorization, "Bearer sk-secret");
+  lf_llm_requests_free(reqs, n);
+
+  /* a 400 is not retried; giving up after the retries says why */
+  rs->n = 0;
+  lf_llm_server_push(s, 400, "{\"error\":\"bad\"}", 0, NULL);
+  for (int i = 0; i < 4; i++)
+    lf_llm_server_push(s, 500, "{}", 0, NULL);
+  lf_llm_client_submit(c, "{}", (void *)2, errstr, sizeof(errstr));
+  run_until(c, rs, 1, 10000);
+  lf_llm_client_submit(c, "{}", (void *)3, errstr, sizeof(errstr));
+  run_until(c, rs, 2, 20000);
+  ck_assert_uint_eq(rs->n, 2);
+  ck_assert_int_eq(rs->v[0].status, 400);
+  ck_assert_int_eq(rs->v[0].attempts, 1);
+  ck_assert_int_eq(rs->v[1].status, 500);
+  ck_assert_int_eq(rs->v[1].attempts, 4);
+  ck_assert_msg(strstr(rs->v[1].error, "HTTP 500 after 4 attempts") &&
+                    !strstr(rs->v[1].error, "sk-secret"),
+                "%s", rs->v[1].error);
+  free(rs);
+  lf_llm_client_destroy(c);
+  lf_llm_server_stop(s);
+}
+END_TEST
+
+START_TEST(client_runs_calls_concurrently) {
+  char errstr[256];
+  lf_llm_server_t *s = lf_llm_server_start();
+  lf_llm_client_opts_t o = {lf_llm_server_url(s), "", 300, 0, 50, 1000};
+  lf_llm_client_t *c = lf_llm_client_new(&o, errstr, sizeof(errstr));
+  results_t *rs = calloc(1, sizeof(*rs));
+  /* 20 answers that each take 200 ms, and one that takes too long */
+  for (int i = 0; i < 20; i++)
+    lf_llm_server_push(s, 200, "{\"choices\":[]}", 200, NULL);
+  int64_t t0 = lf_monotonic_ms();
+  for (int i = 0; i < 20; i++)
+    lf_llm_client_submit(c, "{}", NULL, errstr, sizeof(errstr));
+  ck_assert_uint_eq(lf_llm_client_inflight(c), 20);
+  run_until(c, rs, 20, 10000);
+  ck_assert_uint_eq(rs->n, 20);
+  ck_assert_int_lt(lf_monotonic_ms() - t0, 2000); /* not 20 x 200 ms */
+  for (size_t i = 0; i < rs->n; i++)
+    ck_assert_int_eq(rs->v[i].status, 200);
+  rs->n = 0;
+  lf_llm_server_push(s, 200, "{}", 1000, NULL);
+  lf_llm_client_submit(c, "{}", NULL, errstr, sizeof(errstr));
+  run_until(c, rs, 1, 5000);
+  ck_assert_int_eq(rs->v[0].status, 0);
+  ck_assert_msg(strstr(rs->v[0].error, "imeout") ||
+                    strstr(rs->v[0].error, "timed out"),
+                "%s", rs->v[0].error);
+  free(rs);
+  lf_llm_client_destroy(c);
+  lf_llm_server_stop(s);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("openai");
   TCase *tc = tcase_create("openai");
@@ -249,6 +358,8 @@ int main(void) {
   tcase_add_test(tc, replies);
   tcase_add_test(tc, tool_message_carries_the_reasons);
   tcase_add_test(tc, scripted_server_round_trip);
+  tcase_add_test(tc, client_retries_honour_retry_after);
+  tcase_add_test(tc, client_runs_calls_concurrently);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
