@@ -142,11 +142,15 @@ const char *lf_keyring_signer(const lf_keyring_t *k) {
 }
 
 /* Length-prefixed fields: no field's content can imitate a boundary. */
-static char *canonical_bytes(const lf_verdict_t *v, size_t *lenp) {
+static char *canonical_bytes(const lf_verdict_t *v, const json_t *parsed,
+                             size_t *lenp) {
   const lf_action_t *a = v->action;
   json_t *args =
-      json_loads(*a->arguments_json ? a->arguments_json : "{}", 0, NULL);
-  char *canon = args ? lf_json_canonical(args) : NULL;
+      parsed
+          ? NULL
+          : json_loads(*a->arguments_json ? a->arguments_json : "{}", 0, NULL);
+  const json_t *use = parsed ? parsed : args;
+  char *canon = use ? lf_json_canonical(use) : NULL;
   json_decref(args);
   if (!canon)
     return NULL;
@@ -175,11 +179,11 @@ static char *canonical_bytes(const lf_verdict_t *v, size_t *lenp) {
 }
 
 static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,
-                    uint8_t out[LF_SIGNATURE_LEN], char *errstr,
-                    size_t errstr_size) {
+                    const json_t *args, uint8_t out[LF_SIGNATURE_LEN],
+                    char *errstr, size_t errstr_size) {
   size_t len = 0;
   unsigned int mdlen = 0;
-  char *bytes = canonical_bytes(v, &len);
+  char *bytes = canonical_bytes(v, args, &len);
   if (!bytes) {
     snprintf(errstr, errstr_size, "cannot canonicalise the action");
     return LF_ERR_INVALID;
@@ -196,9 +200,9 @@ static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,
 }
 
 lf_err_t lf_verdict_sign(const lf_keyring_t *k, lf_verdict_t *v,
-                         uint8_t sig[LF_SIGNATURE_LEN], char *errstr,
-                         size_t errstr_size) {
-  lf_err_t err = mac(k->signer, v, sig, errstr, errstr_size);
+                         const json_t *args, uint8_t sig[LF_SIGNATURE_LEN],
+                         char *errstr, size_t errstr_size) {
+  lf_err_t err = mac(k->signer, v, args, sig, errstr, errstr_size);
   if (err)
     return err;
   v->signature_key_id = (char *)k->signer->id;
@@ -223,7 +227,7 @@ lf_err_t lf_verdict_verify(const lf_keyring_t *k, const lf_verdict_t *v,
              v->signature_key_id);
     return LF_ERR_INVALID;
   }
-  lf_err_t err = mac(key, v, want, errstr, errstr_size);
+  lf_err_t err = mac(key, v, NULL, want, errstr, errstr_size);
   if (err)
     return err;
   if (v->signature.len != LF_SIGNATURE_LEN ||

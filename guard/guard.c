@@ -232,7 +232,8 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
   v.decided_at_ms = lf_now_ms();
   v.expires_at_ms = v.decided_at_ms + g->verdict_ttl_ms;
   uint8_t sig[LF_SIGNATURE_LEN];
-  lf_err_t err = lf_verdict_sign(g->keys, &v, sig, errstr, errstr_size);
+  lf_err_t err =
+      lf_verdict_sign(g->keys, &v, d->e.args, sig, errstr, errstr_size);
   if (err)
     return err;
   if (d->reasons.n) { /* shadow mode: what enforcement would have said */

@@ -53,8 +53,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
   return len;
 }
 
-lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o,
-                                   char *errstr, size_t errstr_size) {
+lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o, char *errstr,
+                                   size_t errstr_size) {
   char auth[1024];
   lf_llm_client_t *c = calloc(1, sizeof(*c));
   if (!c) {
@@ -191,8 +191,8 @@ static void finish(call_t *k, CURLcode code, lf_llm_done_fn done, void *ctx) {
     k->due_ms = lf_monotonic_ms() + retry_delay(k);
     return;
   }
-  lf_llm_result_t r = {k->opaque, status, k->answer ? k->answer : "", k->len,
-                       k->attempts, ""};
+  lf_llm_result_t r = {k->opaque, status,      k->answer ? k->answer : "",
+                       k->len,    k->attempts, ""};
   if (code != CURLE_OK)
     snprintf(why, sizeof(why), "%s", curl_easy_strerror(code));
   else

@@ -30,13 +30,13 @@ typedef struct lf_llm_result {
   const char *body; /* valid during the callback */
   size_t len;
   int attempts;
-  char error[256];  /* for status != 200 */
+  char error[256]; /* for status != 200 */
 } lf_llm_result_t;
 
 typedef void (*lf_llm_done_fn)(void *ctx, const lf_llm_result_t *r);
 
-lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o,
-                                   char *errstr, size_t errstr_size);
+lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o, char *errstr,
+                                   size_t errstr_size);
 void lf_llm_client_destroy(lf_llm_client_t *c);
 
 /* Starts POST {base_url}/chat/completions with body (copied). */

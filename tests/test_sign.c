@@ -50,7 +50,8 @@ START_TEST(sign_and_verify) {
   lf_verdict_t v;
   lf_action_t a;
   verdict(&v, &a, "{\"amount\":10,\"to\":\"bob\"}");
-  ck_assert_int_eq(lf_verdict_sign(k, &v, sig, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_int_eq(lf_verdict_sign(k, &v, NULL, sig, errstr, sizeof(errstr)),
+                   LF_OK);
   ck_assert_str_eq(v.signature_key_id, "k2");
   ck_assert_int_eq(lf_verdict_verify(k, &v, errstr, sizeof(errstr)), LF_OK);
   /* the same arguments written differently are the same action */
