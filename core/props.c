@@ -39,7 +39,8 @@ const lf_prop_t lf_props[] = {
     /* Topics */
     {"topic.prefix", LF_PROP_STR, "lamfleet.", 0, 0, NULL, 0,
      "Prefix of every fleet topic (goals, actions.proposed, "
-     "actions.approved, observations, results, dlq)."},
+     "actions.approved, observations, results, dlq, approvals.pending, "
+     "approvals.decisions)."},
 
     /* Redis */
     {"redis.url", LF_PROP_STR, "redis://127.0.0.1:6379", 0, 0, NULL, 0,

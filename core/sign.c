@@ -106,12 +106,18 @@ lf_keyring_t *lf_keyring_new(const lf_conf_t *conf, char *errstr,
                errstr, errstr_size))
     goto fail;
   if (*lf_conf_get(conf, "signing.keys.file")) {
+    snprintf(errstr, errstr_size, "path too long");
     char *text = lf_conf_get_path(conf, "signing.keys.file", path, sizeof(path))
                      ? lf_read_file(path, NULL, errstr, errstr_size)
                      : NULL;
     lf_err_t err =
         text ? add_keys(k, text, "\n", path, errstr, errstr_size) : LF_ERR_IO;
     free(text);
+    if (err == LF_ERR_IO) {
+      char why[512];
+      snprintf(why, sizeof(why), "%s", errstr);
+      snprintf(errstr, errstr_size, "signing.keys.file: %s", why);
+    }
     if (err)
       goto fail;
   }

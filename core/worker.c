@@ -30,14 +30,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 }
 
 /* Learn the output topics' leaders before the first record needs them. A
- * topic that cannot be described yet is only a slower first record. */
+ * topic that cannot be described yet is only a slower first record; after
+ * one failure (brokers unreachable, most likely) the rest are not tried. */
 static void warm_producer(lf_worker_t *w) {
   char errstr[512];
   for (int t = 0; t < LF_TOPIC__CNT; t++)
     if (t != LF_TOPIC_GOALS &&
         lf_kafka_topic_warm(w->producer, w->topics[t], 5000, errstr,
-                            sizeof(errstr)))
+                            sizeof(errstr))) {
       lf_warn(w->id, "%s", errstr);
+      return;
+    }
 }
 lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
                            char *errstr, size_t errstr_size) {
@@ -76,9 +79,10 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
   if (!w->producer)
     goto fail;
-  warm_producer(w);
+  /* The handler's own configuration errors come first, and fast. */
   if (h->init(w, &w->ctx, errstr, errstr_size))
     goto fail;
+  warm_producer(w);
   return w;
 fail:
   lf_worker_destroy(w);
