@@ -17,7 +17,7 @@
 static const char *args_of(long i, char *buf, size_t size) {
   const char *currency = i % 20 == 7 ? "CHF" : "EUR"; /* 5% denied */
   if (i % 20 == 3)                                    /* 5% malformed */
-    return "{\"amount\":-1,\"currency\":\"XXX\"}";
+    return "{\"amount\":-1,\"currency\":\"JPY\"}";
   snprintf(buf, size,
            "{\"from_account\":\"DE89370400440532013000\",\"to_account\":"
            "\"FR7630006000011234567890189\",\"amount\":%ld.25,\"currency\":"

@@ -106,14 +106,17 @@ static void check_one(check_t *c, json_t *in, const char *where) {
     c->worst = LF_EXIT_ERROR;
     goto done;
   }
-  const char *decision = "approved";
-  int shadow = lf_catalog_shadow(c->cat);
-  if (!e.well_formed || (e.denied && !shadow))
-    decision = "rejected";
-  else if (e.needs_approval && !shadow &&
-           !lf_reasons_add(&r, "needs_approval", "", "%s: %s", name,
-                           e.approval_why))
-    decision = "needs_approval";
+  static const char *const names[] = {[LF_OFFLINE_ADMIT] = "approved",
+                                      [LF_OFFLINE_REJECT] = "rejected",
+                                      [LF_OFFLINE_HOLD] = "needs_approval"};
+  lf_offline_t verdict = lf_guard_offline(c->cat, &e);
+  const char *decision = names[verdict];
+  if (verdict == LF_OFFLINE_HOLD && lf_guard_hold_reason(&r, name, &e)) {
+    fprintf(stderr, "%s: out of memory\n", where);
+    c->worst = LF_EXIT_ERROR;
+    lf_guard_eval_clear(&e);
+    goto done;
+  }
   report(c, where, name, decision, &r);
   if (strcmp(decision, "approved") && c->worst < LF_EXIT_GOAL_FAILED)
     c->worst = LF_EXIT_GOAL_FAILED;

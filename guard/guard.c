@@ -109,7 +109,6 @@ static lf_err_t grow(guard_t *g, size_t n) {
 
 /* Catalog, schema, policy and approval for every record of the batch. */
 static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
-  int shadow = lf_catalog_shadow(g->catalog);
   for (size_t i = 0; i < n; i++) {
     decision_t *d = &g->d[i];
     lf_reasons_clear(&d->reasons);
@@ -120,14 +119,14 @@ static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
     if (lf_guard_evaluate(g->catalog, (const lf_action_t *)msgs[i].pb,
                           &d->reasons, &d->e))
       return LF_ERR_NOMEM;
-    d->admit = d->e.well_formed && (!d->e.denied || shadow);
+    d->admit = lf_guard_offline(g->catalog, &d->e) != LF_OFFLINE_REJECT;
     d->outcome = d->admit ? OUT_APPROVE : OUT_REJECT;
   }
   return LF_OK;
 }
 
 static int holds(const guard_t *g, const decision_t *d) {
-  return d->e.needs_approval && !lf_catalog_shadow(g->catalog);
+  return lf_guard_offline(g->catalog, &d->e) == LF_OFFLINE_HOLD;
 }
 
 static lf_admit_t request(const guard_t *g, const lf_action_t *a,
@@ -139,6 +138,26 @@ static lf_admit_t request(const guard_t *g, const lf_action_t *a,
       d->e.amount, ttl,          commit,   !lf_catalog_shadow(g->catalog),
       now};
   return req;
+}
+
+/* One script call for k requests; a dead pipeline is drained, and a
+ * script Redis lost (it restarted) is loaded again on the retry. */
+static lf_err_t admit_reqs(guard_t *g, const lf_admit_t *reqs,
+                           lf_admit_result_t *res, size_t k, char *errstr,
+                           size_t errstr_size) {
+  lf_err_t err = LF_OK;
+  if (!g->sha[0])
+    err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
+  if (!err)
+    err = lf_limits_append(g->redis, g->sha, reqs, k, errstr, errstr_size);
+  if (!err)
+    err = lf_limits_reply(g->redis, res, k, errstr, errstr_size);
+  if (err) {
+    lf_redis_discard(g->redis);
+    if (!strncmp(errstr, "NOSCRIPT", 8))
+      g->sha[0] = '\0';
+  }
+  return err;
 }
 
 /* One script call admits every admissible action of the batch, in order. */
@@ -158,22 +177,10 @@ static lf_err_t admit_all(guard_t *g, const lf_msg_t *msgs, size_t n,
     if (g->d[i].admit)
       reqs[k++] = request(g, (const lf_action_t *)msgs[i].pb, &g->d[i],
                           !holds(g, &g->d[i]), now);
-  if (!k)
-    goto done;
-  if (!g->sha[0])
-    err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
-  if (!err)
-    err = lf_limits_append(g->redis, g->sha, reqs, k, errstr, errstr_size);
-  if (!err)
-    err = lf_limits_reply(g->redis, res, k, errstr, errstr_size);
-  for (size_t i = 0, j = 0; !err && i < n; i++)
-    if (g->d[i].admit)
-      g->d[i].res = res[j++];
-  if (err) {
-    lf_redis_discard(g->redis);
-    if (!strncmp(errstr, "NOSCRIPT", 8))
-      g->sha[0] = '\0'; /* Redis restarted: load it again on the retry */
-  }
+  if (k && !(err = admit_reqs(g, reqs, res, k, errstr, errstr_size)))
+    for (size_t i = 0, j = 0; i < n; i++)
+      if (g->d[i].admit)
+        g->d[i].res = res[j++];
 done:
   free(reqs);
   free(res);
@@ -314,8 +321,7 @@ static lf_err_t hold(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
                      size_t errstr_size) {
   lf_verdict_t v = LF_VERDICT_INIT;
   int64_t now = lf_now_ms();
-  if (lf_reasons_add(&d->reasons, "needs_approval", "", "%s: %s", a->name,
-                     d->e.approval_why)) {
+  if (lf_guard_hold_reason(&d->reasons, a->name, &d->e)) {
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
   }
@@ -356,16 +362,7 @@ static lf_err_t publish(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
 static lf_err_t admit_one(guard_t *g, const lf_action_t *a, decision_t *d,
                           char *errstr, size_t errstr_size) {
   lf_admit_t req = request(g, a, d, 1, lf_now_ms());
-  lf_err_t err = LF_OK;
-  if (!g->sha[0])
-    err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
-  if (!err)
-    err = lf_limits_append(g->redis, g->sha, &req, 1, errstr, errstr_size);
-  if (!err)
-    err = lf_limits_reply(g->redis, &d->res, 1, errstr, errstr_size);
-  if (err && !strncmp(errstr, "NOSCRIPT", 8))
-    g->sha[0] = '\0';
-  return err;
+  return admit_reqs(g, &req, &d->res, 1, errstr, errstr_size);
 }
 
 /* The human saw one catalog; if another is in force now, the action is
@@ -375,7 +372,9 @@ static lf_err_t on_changed_catalog(guard_t *g, const lf_msg_t *m,
                                    lf_out_t *out, char *errstr,
                                    size_t errstr_size) {
   const lf_action_t *a = held->action;
-  d->outcome = d->e.well_formed && !d->e.denied ? OUT_HOLD : OUT_REJECT;
+  d->outcome = lf_guard_offline(g->catalog, &d->e) == LF_OFFLINE_REJECT
+                   ? OUT_REJECT
+                   : OUT_HOLD;
   if (d->outcome == OUT_HOLD)
     snprintf(d->e.approval_why, sizeof(d->e.approval_why),
              "the catalog changed from %s to %s since approval was requested; "
@@ -442,7 +441,7 @@ static lf_err_t on_decision(guard_t *g, const lf_msg_t *m, decision_t *d,
       err = LF_ERR_NOMEM;
       goto done;
     }
-  } else if (d->e.well_formed && !d->e.denied) {
+  } else if (lf_guard_offline(g->catalog, &d->e) != LF_OFFLINE_REJECT) {
     d->admit = 1;
     d->e.needs_approval = 0; /* a human approved it */
     if ((err = admit_one(g, a, d, errstr, errstr_size)) ||

@@ -118,3 +118,17 @@ void lf_guard_eval_clear(lf_guard_eval_t *e) {
   json_decref(e->args);
   e->args = NULL;
 }
+
+lf_offline_t lf_guard_offline(const lf_catalog_t *cat,
+                              const lf_guard_eval_t *e) {
+  int shadow = lf_catalog_shadow(cat);
+  if (!e->well_formed || (e->denied && !shadow))
+    return LF_OFFLINE_REJECT;
+  return e->needs_approval && !shadow ? LF_OFFLINE_HOLD : LF_OFFLINE_ADMIT;
+}
+
+lf_err_t lf_guard_hold_reason(lf_reasons_t *reasons, const char *action,
+                              const lf_guard_eval_t *e) {
+  return lf_reasons_add(reasons, "needs_approval", "", "%s: %s", action,
+                        e->approval_why);
+}

@@ -30,6 +30,19 @@ lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
                            lf_reasons_t *reasons, lf_guard_eval_t *e);
 void lf_guard_eval_clear(lf_guard_eval_t *e);
 
+/* What the rules decide without Redis, shadow mode applied: the worker and
+ * `lamfleet guard check` both take it from here. */
+typedef enum {
+  LF_OFFLINE_ADMIT,  /* passes: Redis admission decides the rest */
+  LF_OFFLINE_REJECT, /* the reasons say why */
+  LF_OFFLINE_HOLD    /* passes, but a human must approve */
+} lf_offline_t;
+lf_offline_t lf_guard_offline(const lf_catalog_t *cat,
+                              const lf_guard_eval_t *e);
+/* The needs_approval reason of an action held for a human. */
+lf_err_t lf_guard_hold_reason(lf_reasons_t *reasons, const char *action,
+                              const lf_guard_eval_t *e);
+
 /* The key an action is deduplicated by: the planner's when it gives one,
  * otherwise "sha256:" + SHA-256 of tenant, action name and the canonical
  * arguments. Returns LF_ERR_NOMEM only. */

@@ -51,6 +51,15 @@ void lf_test_env_start_with(lf_test_env_t *env, unsigned workers,
   }
 }
 
+redisContext *lf_test_redis(lf_test_env_t *env) {
+  int port = 0;
+  ck_assert_int_eq(
+      sscanf(lf_stack_redis_url(env->stack), "redis://127.0.0.1:%d", &port), 1);
+  redisContext *c = redisConnect("127.0.0.1", port);
+  ck_assert(c && !c->err);
+  return c;
+}
+
 void lf_test_env_stop(lf_test_env_t *env) {
   if (env->producer)
     rd_kafka_destroy(env->producer);

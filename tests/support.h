@@ -5,6 +5,7 @@
 #define LF_TEST_SUPPORT_H
 
 #include <check.h>
+#include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
@@ -27,6 +28,9 @@ void lf_test_env_stop(lf_test_env_t *env);
 /* The same with settings ("key=value", NULL-terminated) applied first. */
 void lf_test_env_start_with(lf_test_env_t *env, unsigned workers,
                             const char *const *settings);
+
+/* A connection to the stack's redis-server, to look at its keys. */
+redisContext *lf_test_redis(lf_test_env_t *env);
 
 /* Produces a message / raw bytes to a fleet topic and waits for the ack. */
 void lf_test_produce(lf_test_env_t *env, lf_topic_t topic, const char *key,

@@ -117,11 +117,7 @@ START_TEST(same_proposal_twice_runs_once) {
   lf_test_records_free(&obs);
 
   /* Redis holds one reservation and one stored observation for the key */
-  int port = 0;
-  ck_assert_int_eq(
-      sscanf(lf_stack_redis_url(env.stack), "redis://127.0.0.1:%d", &port), 1);
-  redisContext *c = redisConnect("127.0.0.1", port);
-  ck_assert(c && !c->err);
+  redisContext *c = lf_test_redis(&env);
   redisReply *r = redisCommand(c, "KEYS lamfleet:obs:acme:*");
   ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
   ck_assert_uint_eq(r->elements, 1);
