@@ -74,14 +74,57 @@ const lf_prop_t lf_props[] = {
     /* Planner */
     {"planner.group.id", LF_PROP_STR, "lamfleet-planner", 0, 0, NULL, 0,
      "Consumer group of the planners."},
-    {"planner.backend", LF_PROP_ENUM, "playbook", 0, 0, "playbook", 0,
-     "How goals become actions: playbook (offline, deterministic)."},
+    {"planner.backend", LF_PROP_ENUM, "playbook", 0, 0, "playbook|openai", 0,
+     "How goals become actions: playbook (offline, deterministic) or "
+     "openai (an LLM behind an OpenAI-compatible chat completions API)."},
     {"planner.playbook", LF_PROP_STR, "${examples}/playbook.json", 0, 0, NULL,
      0, "Playbook file of the playbook backend."},
+    {"planner.catalog", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Catalog whose actions the openai backend offers the model as tools "
+     "(default: guard.catalog)."},
     {"planner.max.steps", LF_PROP_INT, "20", 1, 10000, NULL, 0,
-     "Step limit of a goal that does not set max_steps."},
+     "Step limit of a goal that does not set max_steps (a step: the "
+     "actions proposed together, then their observations)."},
+    {"planner.max.llm.calls", LF_PROP_INT, "50", 1, 100000, NULL, 0,
+     "Model calls per goal that does not set max_llm_calls."},
+    {"planner.max.tokens", LF_PROP_INT, "0", 0, I64, NULL, 0,
+     "Total tokens (the API's usage) per goal that does not set "
+     "max_tokens; 0: no limit."},
+    {"planner.max.inflight", LF_PROP_INT, "1000", 1, 1000000, NULL, 0,
+     "Model calls in flight per planner process; at the cap it pauses "
+     "fetching (it keeps polling, so it stays in its group)."},
+    {"planner.lease.ms", LF_PROP_INT, "30000", 1000, I64, NULL, 0,
+     "A goal waiting on a model call that no live planner renews for this "
+     "long (its planner died) is taken over by another planner."},
     {"planner.state.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
      "How long a goal's state is kept in Redis after its last change."},
+    {"planner.openai.base.url", LF_PROP_STR, "https://api.openai.com/v1", 0, 0,
+     NULL, 0,
+     "Base URL of the chat completions API: a hosted one, or a local vLLM "
+     "(http://127.0.0.1:8000/v1), llama.cpp server or Ollama "
+     "(http://127.0.0.1:11434/v1)."},
+    {"planner.openai.model", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Model name sent with every request (required by the openai backend)."},
+    {"planner.openai.api.key.env", LF_PROP_STR, "OPENAI_API_KEY", 0, 0, NULL, 0,
+     "Environment variable holding the API key (may be unset for local "
+     "servers). The key is never logged."},
+    {"planner.openai.api.key.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "File holding the API key (wins over the environment variable)."},
+    {"planner.openai.extra", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "JSON object of extra request fields, e.g. "
+     "{\"temperature\":0,\"parallel_tool_calls\":true}; never overrides "
+     "model, messages or tools."},
+    {"planner.openai.system.prompt", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "System message opening every conversation (default: a built-in "
+     "prompt explaining tools, the guard's rejections and final answers)."},
+    {"planner.openai.timeout.ms", LF_PROP_INT, "120000", 100, 3600000, NULL, 0,
+     "Timeout of one HTTP attempt."},
+    {"planner.openai.retries", LF_PROP_INT, "4", 0, 100, NULL, 0,
+     "Retries of a call after 429, 5xx or a transport error."},
+    {"planner.openai.backoff.ms", LF_PROP_INT, "500", 1, 600000, NULL, 0,
+     "First retry delay (doubles, with full jitter; Retry-After wins)."},
+    {"planner.openai.backoff.max.ms", LF_PROP_INT, "30000", 1, 3600000, NULL, 0,
+     "Longest retry delay."},
 
     /* Guard */
     {"guard.group.id", LF_PROP_STR, "lamfleet-guard", 0, 0, NULL, 0,

@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,6 +44,22 @@ static void warm_producer(lf_worker_t *w) {
       return;
     }
 }
+/* Handlers that wait on their own I/O need to wake up when records arrive:
+ * librdkafka writes to a pipe when the consumer queue becomes non-empty. */
+static lf_err_t wake_setup(lf_worker_t *w, char *errstr, size_t errstr_size) {
+  if (pipe(w->wake) || fcntl(w->wake[0], F_SETFL, O_NONBLOCK) ||
+      fcntl(w->wake[1], F_SETFL, O_NONBLOCK)) {
+    snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+    return LF_ERR_IO;
+  }
+  if (!(w->queue = rd_kafka_queue_get_consumer(w->consumer))) {
+    snprintf(errstr, errstr_size, "no consumer queue");
+    return LF_ERR_KAFKA;
+  }
+  rd_kafka_queue_io_event_enable(w->queue, w->wake[1], "1", 1);
+  return LF_OK;
+}
+
 lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
                            char *errstr, size_t errstr_size) {
   lf_worker_t *w = calloc(1, sizeof(*w));
@@ -52,6 +70,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   }
   w->h = h;
   w->out.w = w;
+  w->wake[0] = w->wake[1] = -1;
   pthread_mutex_init(&w->counters_lock, NULL);
   const char *id = lf_conf_get(conf, "worker.id");
   if (*id) {
@@ -74,7 +93,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   }
   w->consumer = lf_kafka_consumer_new(conf, lf_conf_get(conf, h->group_key),
                                       w->id, errstr, errstr_size);
-  if (!w->consumer)
+  if (!w->consumer || (h->idle && wake_setup(w, errstr, errstr_size)))
     goto fail;
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
   if (!w->producer)
@@ -94,8 +113,15 @@ void lf_worker_destroy(lf_worker_t *w) {
     return;
   if (w->ctx && w->h->close)
     w->h->close(w->ctx);
+  if (w->queue) {
+    rd_kafka_queue_io_event_enable(w->queue, -1, NULL, 0);
+    rd_kafka_queue_destroy(w->queue);
+  }
   if (w->consumer)
     rd_kafka_destroy(w->consumer);
+  for (int i = 0; i < 2; i++)
+    if (w->wake[i] >= 0)
+      close(w->wake[i]);
   if (w->producer) {
     rd_kafka_flush(w->producer, 5000);
     rd_kafka_destroy(w->producer);
@@ -109,6 +135,12 @@ void lf_worker_destroy(lf_worker_t *w) {
 
 void lf_worker_stop(lf_worker_t *w) {
   atomic_store(&w->stop, 1);
+  if (w->wake[1] >= 0) /* a handler waiting in idle() returns at once */
+    (void)!write(w->wake[1], "s", 1);
+}
+
+void lf_worker_pause(lf_worker_t *w, int paused) {
+  w->want_pause = paused;
 }
 int lf_worker_assigned(const lf_worker_t *w) {
   rd_kafka_topic_partition_list_t *parts = NULL;

@@ -49,6 +49,13 @@ typedef struct lf_handler {
    * no record brings (e.g. expiring what waited too long). Errors are
    * logged; the next tick tries again. */
   lf_err_t (*tick)(void *ctx, lf_out_t *out, char *errstr, size_t errstr_size);
+  /* Optional: the handler's own I/O (e.g. HTTP calls in flight). Instead
+   * of blocking in Kafka, the loop calls it to wait at most timeout_ms for
+   * that I/O or for wake_fd, which becomes readable when records arrive.
+   * It produces through out and waits for delivery itself when it must
+   * act only after it (lf_out_wait); errors are logged. */
+  lf_err_t (*idle)(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
+                   char *errstr, size_t errstr_size);
   void (*close)(void *ctx);
 } lf_handler_t;
 
@@ -62,6 +69,11 @@ void lf_worker_destroy(lf_worker_t *w);
 lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size);
 /* Asks run() to return. Async-signal-safe and thread-safe. */
 void lf_worker_stop(lf_worker_t *w);
+
+/* Backpressure: while paused the worker fetches no new records (its
+ * assigned partitions are paused) but keeps polling, so it stays in its
+ * group however long the handler's own work takes. */
+void lf_worker_pause(lf_worker_t *w, int paused);
 
 /* How many partitions the worker's consumer group gave it (0 until it has
  * joined, or when the group has more members than partitions). Any thread. */

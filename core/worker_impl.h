@@ -30,6 +30,9 @@ struct lf_worker {
   char id[128];
   char topics[LF_TOPIC__CNT][256];
   rd_kafka_t *consumer, *producer;
+  rd_kafka_queue_t *queue; /* the consumer's, signalling wake[1] */
+  int wake[2];             /* pipe: readable when records arrive */
+  int want_pause, paused;
   atomic_int stop;
   lf_out_t out;
   rd_kafka_message_t **batch;

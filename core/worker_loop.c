@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kafka.h"
 #include "log.h"
@@ -34,9 +35,8 @@ static lf_err_t subscribe(lf_worker_t *w, char *errstr, size_t errstr_size) {
 
 /* Waits for the first record only: a lone goal must not wait for a batch to
  * fill. Whatever else is already fetched joins the batch. */
-static size_t fetch(lf_worker_t *w) {
+static size_t fetch(lf_worker_t *w, int timeout) {
   size_t n = 0;
-  int timeout = (int)lf_conf_get_int(w->conf, "worker.poll.timeout.ms");
   while (n < w->batch_size) {
     rd_kafka_message_t *m =
         rd_kafka_consumer_poll(w->consumer, n ? 0 : timeout);
@@ -223,6 +223,41 @@ static void tick(lf_worker_t *w, int64_t *next) {
     lf_warn(w->id, "tick: %s", why);
 }
 
+/* The handler's own I/O, waiting only when no records are known to be
+ * waiting (after a partial batch the consumer queue is empty, so the next
+ * record writes to the wake pipe). */
+static void idle(lf_worker_t *w, int timeout) {
+  char why[512] = "", drain[64];
+  w->out.outstanding = w->out.failed = 0;
+  lf_err_t err =
+      w->h->idle(w->ctx, w->wake[0], timeout, &w->out, why, sizeof(why));
+  while (read(w->wake[0], drain, sizeof(drain)) > 0)
+    ;
+  if (!err)
+    err = wait_delivery(w, why, sizeof(why));
+  if (err)
+    lf_warn(w->id, "idle: %s", why);
+}
+
+/* Pausing is re-applied while wanted: partitions assigned since the last
+ * call arrive unpaused. */
+static void apply_pause(lf_worker_t *w) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (!w->want_pause && !w->paused)
+    return;
+  if (rd_kafka_assignment(w->consumer, &parts))
+    return;
+  if (w->want_pause) {
+    rd_kafka_pause_partitions(w->consumer, parts);
+    if (!w->paused)
+      lf_worker_count(w, "fetch_pauses", 1);
+  } else {
+    rd_kafka_resume_partitions(w->consumer, parts);
+  }
+  w->paused = w->want_pause;
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static void backoff(lf_worker_t *w, int64_t ms) {
   int64_t until = lf_monotonic_ms() + ms;
   while (!atomic_load(&w->stop) && lf_monotonic_ms() < until)
@@ -238,9 +273,14 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
   int64_t base = lf_conf_get_int(w->conf, "worker.retry.backoff.ms");
   int64_t max = lf_conf_get_int(w->conf, "worker.retry.backoff.max.ms");
   int64_t wait = base, next_tick = 0;
+  int timeout = (int)lf_conf_get_int(w->conf, "worker.poll.timeout.ms");
+  size_t n = 0;
   while (!atomic_load(&w->stop)) {
     tick(w, &next_tick);
-    size_t n = fetch(w);
+    if (w->h->idle)
+      idle(w, n ? 0 : timeout);
+    apply_pause(w);
+    n = fetch(w, w->h->idle ? 0 : timeout);
     rd_kafka_poll(w->producer, 0);
     if (!n)
       continue;

@@ -205,16 +205,27 @@ static void finish(call_t *k, CURLcode code, lf_llm_done_fn done, void *ctx) {
   call_free(k);
 }
 
-lf_err_t lf_llm_client_step(lf_llm_client_t *c, int timeout_ms,
+/* How long the caller may sleep: until the earliest retry falls due. */
+static int wait_ms(const lf_llm_client_t *c, int timeout_ms, int64_t now) {
+  for (const call_t *k = c->calls; k; k = k->next)
+    if (k->due_ms && k->due_ms - now < timeout_ms)
+      timeout_ms = k->due_ms > now ? (int)(k->due_ms - now) : 0;
+  return timeout_ms;
+}
+
+lf_err_t lf_llm_client_step(lf_llm_client_t *c, int wake_fd, int timeout_ms,
                             lf_llm_done_fn done, void *ctx) {
-  int running = 0, left = 0;
+  int running = 0, left = 0, woken = 0;
   char errstr[128];
   int64_t now = lf_monotonic_ms();
+  struct curl_waitfd wake = {wake_fd, CURL_WAIT_POLLIN, 0};
   for (call_t *k = c->calls; k; k = k->next)
     if (k->due_ms && k->due_ms <= now && start(k, errstr, sizeof(errstr)))
       return LF_ERR_IO;
   if (curl_multi_perform(c->multi, &running) != CURLM_OK ||
-      curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK ||
+      curl_multi_poll(c->multi, wake_fd >= 0 ? &wake : NULL,
+                      wake_fd >= 0 ? 1 : 0, wait_ms(c, timeout_ms, now),
+                      &woken) != CURLM_OK ||
       curl_multi_perform(c->multi, &running) != CURLM_OK)
     return LF_ERR_IO;
   CURLMsg *m;

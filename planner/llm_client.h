@@ -42,9 +42,10 @@ void lf_llm_client_destroy(lf_llm_client_t *c);
 /* Starts POST {base_url}/chat/completions with body (copied). */
 lf_err_t lf_llm_client_submit(lf_llm_client_t *c, const char *body,
                               void *opaque, char *errstr, size_t errstr_size);
-/* Moves every call on, waiting at most timeout_ms for network activity,
- * and reports finished calls to done. */
-lf_err_t lf_llm_client_step(lf_llm_client_t *c, int timeout_ms,
+/* Moves every call on, waiting at most timeout_ms for network activity
+ * or for wake_fd (-1: none) to become readable, and reports finished calls
+ * to done. */
+lf_err_t lf_llm_client_step(lf_llm_client_t *c, int wake_fd, int timeout_ms,
                             lf_llm_done_fn done, void *ctx);
 /* Calls submitted and not yet reported (waiting for a retry included). */
 size_t lf_llm_client_inflight(const lf_llm_client_t *c);

@@ -67,9 +67,9 @@ static lf_err_t parse_call(json_t *tc, size_t i, lf_openai_call_t *c,
   c->id = strdup(id);
   c->name = strdup(name);
   /* The API sends arguments as JSON text; some servers send an object. */
-  c->arguments = json_is_string(args)
-                     ? strdup(json_string_value(args))
-                     : json_dumps(args ? args : json_object(), JSON_COMPACT);
+  c->arguments = json_is_string(args) ? strdup(json_string_value(args))
+                 : args               ? json_dumps(args, JSON_COMPACT)
+                                      : strdup("{}");
   if (!c->id || !c->name || !c->arguments) {
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;

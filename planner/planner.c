@@ -1,74 +1,221 @@
+/* The planner worker: goals and observations in, proposed actions and
+ * results out, through a backend (planner/backend.h). Three paths move a
+ * goal, all through the same rules (planner/goal.c) and the same versioned
+ * store (planner/store.c):
+ *  - records: the batch's goals are loaded, moved, published, and saved
+ *    only once the brokers have the outputs (a failed batch is redone);
+ *  - replies: a finished model call is concluded, saved first with the
+ *    goal in the await set, then published, then released from the set;
+ *  - claims: goals in the await set that nobody renewed (their planner
+ *    died, or died between saving and publishing) are taken over by any
+ *    planner: a model call is made again, outstanding records republished.
+ * Model calls run concurrently in the worker's own loop; at
+ * planner.max.inflight the worker stops fetching but keeps polling. */
 #include "planner.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+#include "goal.h"
 #include "log.h"
-#include "playbook.h"
 #include "redis.h"
+#include "store.h"
 #include "util.h"
 
-/* A goal touched by the batch: its state as loaded, then as changed. */
-typedef struct slot {
-  const char *goal_id; /* borrowed from the batch's records */
-  json_t *state;       /* NULL: unknown goal */
-  int dirty;
-} slot_t;
+typedef struct call { /* a model call in flight here */
+  struct call *next;
+  char *goal_id;
+  int64_t version; /* the goal's, when the call was made */
+} call_t;
+
+typedef struct reply { /* a finished call, until it is concluded */
+  call_t *call;
+  long status;
+  char *body, *error;
+  size_t len;
+} reply_t;
 
 typedef struct planner {
   lf_worker_t *w;
   const char *id;
-  lf_playbook_t *playbook;
+  const lf_planner_backend_t *be;
+  void *bctx;
   lf_redis_t *redis;
-  int64_t default_max_steps, ttl_s;
-  slot_t *slots;
+  lf_goal_limits_t limits;
+  int64_t ttl_s, lease_ms, publish_ms;
+  size_t max_inflight;
+  lf_goal_slot_t *slots;
   size_t nslots, cap;
+  call_t *calls;
+  reply_t *replies;
+  size_t nreplies, rcap;
 } planner_t;
 
 static const lf_topic_t topics[] = {LF_TOPIC_GOALS, LF_TOPIC_OBSERVATIONS};
 
+static lf_err_t nomem(char *errstr, size_t errstr_size) {
+  snprintf(errstr, errstr_size, "out of memory");
+  return LF_ERR_NOMEM;
+}
+
 static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
                      size_t errstr_size) {
   const lf_conf_t *conf = lf_worker_conf(w);
-  char path[1024];
   planner_t *p = calloc(1, sizeof(*p));
-  if (!p) {
-    snprintf(errstr, errstr_size, "out of memory");
-    return LF_ERR_NOMEM;
-  }
+  if (!p)
+    return nomem(errstr, errstr_size);
   p->w = w;
   p->id = lf_worker_id(w);
-  p->default_max_steps = lf_conf_get_int(conf, "planner.max.steps");
+  p->limits.max_steps = lf_conf_get_int(conf, "planner.max.steps");
+  p->limits.max_llm_calls = lf_conf_get_int(conf, "planner.max.llm.calls");
+  p->limits.max_tokens = lf_conf_get_int(conf, "planner.max.tokens");
   p->ttl_s = lf_conf_get_int(conf, "planner.state.ttl.s");
-  if (!lf_conf_get_path(conf, "planner.playbook", path, sizeof(path))) {
-    snprintf(errstr, errstr_size, "planner.playbook: path too long");
-    goto fail;
+  p->lease_ms = lf_conf_get_int(conf, "planner.lease.ms");
+  /* outputs not acknowledged by then are republished by a claim */
+  p->publish_ms = lf_conf_get_int(conf, "worker.flush.timeout.ms") + 5000;
+  p->max_inflight = (size_t)lf_conf_get_int(conf, "planner.max.inflight");
+  p->be = lf_planner_backend_find(lf_conf_get(conf, "planner.backend"));
+  if (!p->be) {
+    snprintf(errstr, errstr_size, "planner.backend: no backend \"%s\"",
+             lf_conf_get(conf, "planner.backend"));
+    free(p);
+    return LF_ERR_INVALID;
   }
-  if (!(p->playbook = lf_playbook_load(path, errstr, errstr_size)) ||
-      !(p->redis = lf_redis_new(conf, errstr, errstr_size)))
-    goto fail;
+  if (p->be->init(conf, &p->bctx, errstr, errstr_size) ||
+      !(p->redis = lf_redis_new(conf, errstr, errstr_size))) {
+    if (p->bctx)
+      p->be->destroy(p->bctx);
+    free(p);
+    return LF_ERR_INVALID;
+  }
   *ctxp = p;
   return LF_OK;
-fail:
-  lf_playbook_destroy(p->playbook);
-  free(p);
-  return LF_ERR_INVALID;
 }
 
 static void clear_slots(planner_t *p) {
-  for (size_t i = 0; i < p->nslots; i++)
-    json_decref(p->slots[i].state);
+  lf_goal_slots_clear(p->slots, p->nslots);
   p->nslots = 0;
 }
 
-static void planner_close(void *ctx) {
-  planner_t *p = ctx;
-  clear_slots(p);
-  free(p->slots);
-  lf_redis_destroy(p->redis);
-  lf_playbook_destroy(p->playbook);
-  free(p);
+/* A slot for goal_id; with dedupe, the one it already has. */
+static lf_goal_slot_t *slot(planner_t *p, const char *goal_id, int dedupe) {
+  for (size_t i = 0; dedupe && i < p->nslots; i++)
+    if (!strcmp(p->slots[i].goal_id, goal_id))
+      return &p->slots[i];
+  if (p->nslots == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 64;
+    lf_goal_slot_t *s = realloc(p->slots, cap * sizeof(*s));
+    if (!s)
+      return NULL;
+    p->slots = s;
+    p->cap = cap;
+  }
+  lf_goal_slot_t *s = &p->slots[p->nslots];
+  memset(s, 0, sizeof(*s));
+  if (!(s->goal_id = strdup(goal_id)))
+    return NULL;
+  p->nslots++;
+  return s;
+}
+
+static void unlink_call(planner_t *p, call_t *c) {
+  for (call_t **pp = &p->calls; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  free(c->goal_id);
+  free(c);
+}
+
+/* Starts the model call of a saved goal. A call that cannot start is
+ * logged: the goal stays in the await set and a claim retries it. */
+static void think(planner_t *p, const lf_goal_slot_t *s) {
+  char why[300];
+  call_t *c = calloc(1, sizeof(*c));
+  if (!c || !(c->goal_id = strdup(s->goal_id))) {
+    free(c);
+    lf_warn(p->id, "goal %s: out of memory for a model call", s->goal_id);
+    return;
+  }
+  c->version = s->version;
+  if (p->be->think(p->bctx, c, s->state, why, sizeof(why))) {
+    lf_warn(p->id, "goal %s: model call not started: %s", s->goal_id, why);
+    free(c->goal_id);
+    free(c);
+    return;
+  }
+  c->next = p->calls;
+  p->calls = c;
+  lf_worker_count(p->w, "llm_calls", 1);
+}
+
+static void backpressure(planner_t *p) {
+  if (p->be->inflight)
+    lf_worker_pause(p->w, p->be->inflight(p->bctx) >= p->max_inflight);
+}
+
+static void log_end(planner_t *p, const lf_goal_slot_t *s) {
+  const json_t *res = json_object_get(s->state, "result");
+  int status = (int)json_integer_value(json_object_get(res, "status"));
+  const char *text = json_string_value(json_object_get(res, "text"));
+  lf_worker_count(p->w, "goals_finished", 1);
+  lf_info(p->id, "goal %s %s%s%.300s", s->goal_id,
+          lf_proto_result_status_name(status),
+          status != LF_RESULT_COMPLETED && text ? ": " : "",
+          status != LF_RESULT_COMPLETED && text ? text : "");
+}
+
+/* Records what a change (LF_GOAL_* bits, -1: failed) asks of the slot. */
+static lf_err_t mark(planner_t *p, lf_goal_slot_t *s, int bits) {
+  if (bits < 0)
+    return LF_ERR_INVALID;
+  s->dirty = 1;
+  s->publish |= (bits & LF_GOAL_PUBLISH) != 0;
+  s->think = (bits & LF_GOAL_THINK) != 0;
+  if ((bits & LF_GOAL_PUBLISH) && !strcmp(lf_goal_status(s->state), "done"))
+    log_end(p, s);
+  return LF_OK;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_goal_slot_t *s,
+                        char *errstr, size_t errstr_size) {
+  const lf_goal_t *g = (const lf_goal_t *)m->pb;
+  s->cause = m;
+  if (s->state) { /* redelivered: republish what it is waiting for */
+    s->publish |= !strcmp(lf_goal_status(s->state), "running");
+    return LF_OK;
+  }
+  if (!(s->state = lf_goal_state_new(s->goal_id, g, &p->limits)))
+    return nomem(errstr, errstr_size);
+  lf_worker_count(p->w, "goals_started", 1);
+  if (p->be->start(p->bctx, s->state, g, errstr, errstr_size))
+    return LF_ERR_INVALID;
+  return mark(p, s,
+              lf_goal_next(s->state, p->be, p->bctx, errstr, errstr_size));
+}
+
+static lf_err_t on_observation(planner_t *p, const lf_msg_t *m,
+                               lf_goal_slot_t *s, char *errstr,
+                               size_t errstr_size) {
+  const lf_observation_t *o = (const lf_observation_t *)m->pb;
+  if (!s->state) {
+    lf_warn(p->id, "observation for unknown goal %s ignored", o->goal_id);
+    lf_worker_count(p->w, "observations_orphaned", 1);
+    return LF_OK;
+  }
+  int bits = lf_goal_observe(s->state, o, p->be, p->bctx, errstr, errstr_size);
+  if (bits == 0) {
+    s->dirty = 1; /* seen, or nothing at all: saving is harmless */
+    return LF_OK;
+  }
+  s->cause = m;
+  return mark(p, s, bits);
 }
 
 static const char *msg_goal_id(const lf_msg_t *m) {
@@ -77,265 +224,272 @@ static const char *msg_goal_id(const lf_msg_t *m) {
              : ((const lf_observation_t *)m->pb)->goal_id;
 }
 
-static slot_t *find_slot(planner_t *p, const char *goal_id) {
-  for (size_t i = 0; i < p->nslots; i++)
-    if (!strcmp(p->slots[i].goal_id, goal_id))
-      return &p->slots[i];
-  return NULL;
-}
-
-/* One pipelined round trip loads the state of every goal in the batch. */
-static lf_err_t load_states(planner_t *p, const lf_msg_t *msgs, size_t n,
-                            char *errstr, size_t errstr_size) {
-  const char *prefix = lf_redis_prefix(p->redis);
+static lf_err_t publish(planner_t *p, lf_out_t *out, char *errstr,
+                        size_t errstr_size) {
   lf_err_t err = LF_OK;
-  clear_slots(p);
-  if (n > p->cap) {
-    slot_t *s = realloc(p->slots, n * sizeof(*s));
-    if (!s) {
-      snprintf(errstr, errstr_size, "out of memory");
-      return LF_ERR_NOMEM;
-    }
-    p->slots = s;
-    p->cap = n;
+  for (size_t i = 0; i < p->nslots && !err; i++) {
+    lf_goal_slot_t *s = &p->slots[i];
+    if (s->publish && s->state && !s->conflict)
+      err =
+          lf_goal_publish(s->state, p->id, s->cause, out, errstr, errstr_size);
   }
-  for (size_t i = 0; i < n; i++) {
-    const char *id = msg_goal_id(&msgs[i]);
-    if (find_slot(p, id))
-      continue;
-    p->slots[p->nslots++] = (slot_t){.goal_id = id};
-    if ((err = lf_redis_append(p->redis, errstr, errstr_size, "GET %sgoal:%s",
-                               prefix, id)))
-      return err;
-  }
-  for (size_t i = 0; i < p->nslots; i++) {
-    redisReply *r;
-    if ((err = lf_redis_reply(p->redis, &r, errstr, errstr_size))) {
-      lf_redis_discard(p->redis);
-      return err;
-    }
-    if (r->type == REDIS_REPLY_STRING) {
-      p->slots[i].state = json_loadb(r->str, r->len, 0, NULL);
-      if (!p->slots[i].state)
-        lf_warn(p->id, "goal %s: unreadable state in Redis, starting over",
-                p->slots[i].goal_id);
-    }
-    freeReplyObject(r);
-  }
-  return LF_OK;
-}
-
-static const char *sget(const json_t *state, const char *key) {
-  const char *s = json_string_value(json_object_get(state, key));
-  return s ? s : "";
-}
-
-static int64_t iget(const json_t *state, const char *key) {
-  return json_integer_value(json_object_get(state, key));
-}
-
-static void vars_of(const slot_t *s, lf_play_vars_t *v) {
-  v->goal_id = s->goal_id;
-  v->tenant = sget(s->state, "tenant");
-  v->text = sget(s->state, "text");
-  v->captures = json_object_get(s->state, "captures");
-  v->step = (unsigned)iget(s->state, "step");
-}
-
-static lf_err_t finish(planner_t *p, const lf_msg_t *cause, slot_t *s,
-                       int status, const char *answer, const char *error,
-                       lf_out_t *out, char *errstr, size_t errstr_size) {
-  lf_result_t r = LF_RESULT_INIT;
-  r.goal_id = (char *)s->goal_id;
-  r.tenant = (char *)sget(s->state, "tenant");
-  r.status = status;
-  r.answer = (char *)(answer ? answer : "");
-  r.error = (char *)(error ? error : "");
-  r.steps_used = (uint32_t)iget(s->state, "step");
-  r.finished_at_ms = lf_now_ms();
-  json_object_set_new(s->state, "status", json_string("done"));
-  s->dirty = 1;
-  lf_info(p->id, "goal %s %s%s%s", s->goal_id,
-          lf_proto_result_status_name(status), error ? ": " : "",
-          error ? error : "");
-  lf_worker_count(p->w, "goals_finished", 1);
-  return lf_out_produce(out, cause, LF_TOPIC_RESULTS, s->goal_id, &r.base,
-                        errstr, errstr_size);
-}
-
-/* Proposes the goal's current step, or ends the goal when it has none left
- * or has hit a limit. Deterministic: proposing again after a redelivery
- * yields the same action id and content. */
-static lf_err_t advance(planner_t *p, const lf_msg_t *cause, slot_t *s,
-                        lf_out_t *out, char *errstr, size_t errstr_size) {
-  json_t *st = s->state;
-  int play = lf_playbook_find(p->playbook, sget(st, "play"));
-  unsigned step = (unsigned)iget(st, "step");
-  int64_t deadline = iget(st, "deadline_ms");
-  lf_play_vars_t vars;
-  char why[160];
-  vars_of(s, &vars);
-  if (play < 0) {
-    snprintf(why, sizeof(why), "play \"%s\" is no longer in the playbook",
-             sget(st, "play"));
-    return finish(p, cause, s, LF_RESULT_FAILED, NULL, why, out, errstr,
-                  errstr_size);
-  }
-  if (step >= lf_playbook_steps(p->playbook, play)) {
-    char *answer = lf_playbook_render_answer(p->playbook, play, &vars);
-    lf_err_t err = finish(p, cause, s, LF_RESULT_COMPLETED, answer, NULL, out,
-                          errstr, errstr_size);
-    free(answer);
-    return err;
-  }
-  if (step >= (unsigned)iget(st, "max_steps")) {
-    snprintf(why, sizeof(why), "step limit of %lld reached",
-             (long long)iget(st, "max_steps"));
-    return finish(p, cause, s, LF_RESULT_EXHAUSTED, NULL, why, out, errstr,
-                  errstr_size);
-  }
-  if (deadline && lf_now_ms() > deadline)
-    return finish(p, cause, s, LF_RESULT_EXHAUSTED, NULL, "deadline passed",
-                  out, errstr, errstr_size);
-
-  lf_play_step_t ps;
-  if (lf_playbook_render_step(p->playbook, play, step, &vars, &ps)) {
-    snprintf(errstr, errstr_size, "out of memory");
-    return LF_ERR_NOMEM;
-  }
-  char action_id[300];
-  snprintf(action_id, sizeof(action_id), "%s:%u", s->goal_id, step);
-  lf_action_t a = LF_ACTION_INIT;
-  a.action_id = action_id;
-  a.goal_id = (char *)s->goal_id;
-  a.tenant = (char *)vars.tenant;
-  a.step = step;
-  a.name = (char *)ps.action;
-  a.arguments_json = ps.arguments_json;
-  /* A step is one intended effect of its goal: without a key of its own
-   * it is deduplicated per goal and step, not across goals. */
-  a.idempotency_key = *ps.idempotency_key ? ps.idempotency_key : action_id;
-  a.rationale = ps.rationale;
-  a.proposer = (char *)p->id;
-  a.context_json = (char *)sget(s->state, "context");
-  json_object_set_new(st, "action_id", json_string(action_id));
-  s->dirty = 1;
-  lf_err_t err = lf_out_produce(out, cause, LF_TOPIC_PROPOSED, s->goal_id,
-                                &a.base, errstr, errstr_size);
-  lf_play_step_clear(&ps);
   return err;
-}
-
-static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_out_t *out,
-                        char *errstr, size_t errstr_size) {
-  const lf_goal_t *g = (const lf_goal_t *)m->pb;
-  slot_t *s = find_slot(p, g->goal_id);
-  if (s->state) /* a redelivered goal: re-propose where it stands */
-    return !strcmp(sget(s->state, "status"), "running")
-               ? advance(p, m, s, out, errstr, errstr_size)
-               : LF_OK;
-  json_t *captures = NULL;
-  int play = lf_playbook_match(p->playbook, g->text, &captures);
-  s->state = json_pack(
-      "{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:o}", "tenant",
-      *g->tenant ? g->tenant : "default", "text", g->text, "play",
-      play >= 0 ? lf_playbook_name(p->playbook, play) : "", "step", 0,
-      "max_steps",
-      (json_int_t)(g->max_steps ? g->max_steps : p->default_max_steps),
-      "deadline_ms", (json_int_t)g->deadline_ms, "status", "running",
-      "captures", captures ? captures : json_array());
-  if (s->state && *g->context_json &&
-      json_object_set_new(s->state, "context", json_string(g->context_json))) {
-    json_decref(s->state);
-    s->state = NULL;
-  }
-  if (!s->state) {
-    snprintf(errstr, errstr_size, "out of memory");
-    return LF_ERR_NOMEM;
-  }
-  lf_worker_count(p->w, "goals_started", 1);
-  if (play < 0)
-    return finish(p, m, s, LF_RESULT_FAILED, NULL,
-                  "no playbook matches the goal's text", out, errstr,
-                  errstr_size);
-  return advance(p, m, s, out, errstr, errstr_size);
-}
-
-static lf_err_t on_observation(planner_t *p, const lf_msg_t *m, lf_out_t *out,
-                               char *errstr, size_t errstr_size) {
-  const lf_observation_t *o = (const lf_observation_t *)m->pb;
-  slot_t *s = find_slot(p, o->goal_id);
-  if (!s->state) {
-    lf_warn(p->id, "observation for unknown goal %s ignored", o->goal_id);
-    lf_worker_count(p->w, "observations_orphaned", 1);
-    return LF_OK;
-  }
-  /* Only the awaited action moves a goal: repeats and late copies don't. */
-  if (strcmp(sget(s->state, "status"), "running") ||
-      strcmp(sget(s->state, "action_id"), o->action_id)) {
-    lf_debug(p->id, "goal %s: observation of %s not awaited", o->goal_id,
-             o->action_id);
-    return LF_OK;
-  }
-  char why[700];
-  switch (o->status) {
-  case LF_OBS_SUCCEEDED:
-  case LF_OBS_DUPLICATE: /* it already ran: the step is done */
-    json_object_set_new(s->state, "step",
-                        json_integer(iget(s->state, "step") + 1));
-    s->dirty = 1;
-    return advance(p, m, s, out, errstr, errstr_size);
-  default:
-    snprintf(why, sizeof(why), "step %u (%s) %s: %s", o->step, o->action_name,
-             lf_proto_obs_status_name(o->status),
-             *o->error ? o->error : "no reason given");
-    json_object_set_new(s->state, "step",
-                        json_integer(iget(s->state, "step") + 1));
-    return finish(p, m, s, LF_RESULT_FAILED, NULL, why, out, errstr,
-                  errstr_size);
-  }
 }
 
 static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
                        char *errstr, size_t errstr_size) {
   planner_t *p = ctx;
-  lf_err_t err = load_states(p, msgs, n, errstr, errstr_size);
+  lf_goal_slot_t **of = calloc(n, sizeof(*of));
+  lf_err_t err = of ? LF_OK : nomem(errstr, errstr_size);
+  clear_slots(p);
+  for (size_t i = 0; i < n && !err; i++)
+    if (!slot(p, msg_goal_id(&msgs[i]), 1))
+      err = nomem(errstr, errstr_size);
+  /* slots may have moved while growing: look them up again */
+  for (size_t i = 0; i < n && !err; i++)
+    of[i] = slot(p, msg_goal_id(&msgs[i]), 1);
+  if (!err)
+    err =
+        lf_goal_store_load(p->redis, p->slots, p->nslots, errstr, errstr_size);
   for (size_t i = 0; i < n && !err; i++)
     err = msgs[i].topic == LF_TOPIC_GOALS
-              ? on_goal(p, &msgs[i], out, errstr, errstr_size)
-              : on_observation(p, &msgs[i], out, errstr, errstr_size);
+              ? on_goal(p, &msgs[i], of[i], errstr, errstr_size)
+              : on_observation(p, &msgs[i], of[i], errstr, errstr_size);
+  free(of);
+  return err ? err : publish(p, out, errstr, errstr_size);
+}
+
+/* Saved goals that want the model get their calls; slots are done with. */
+static lf_err_t end_batch(planner_t *p, lf_err_t err) {
+  for (size_t i = 0; i < p->nslots; i++)
+    if (p->slots[i].think && !p->slots[i].conflict && !p->slots[i].dirty)
+      think(p, &p->slots[i]);
+  clear_slots(p);
+  backpressure(p);
   return err;
 }
 
-/* State is written only after the outputs it records are acknowledged. */
+/* The batch's outputs are out: save, then start the model calls. */
 static lf_err_t delivered(void *ctx, char *errstr, size_t errstr_size) {
   planner_t *p = ctx;
-  const char *prefix = lf_redis_prefix(p->redis);
-  lf_err_t err = LF_OK;
-  size_t sent = 0;
+  int64_t now = lf_now_ms();
+  for (size_t i = 0; i < p->nslots; i++)
+    p->slots[i].await = p->slots[i].think ? now + p->lease_ms : 0;
+  lf_err_t err = lf_goal_store_save(p->redis, p->slots, p->nslots, p->ttl_s,
+                                    errstr, errstr_size);
   for (size_t i = 0; i < p->nslots && !err; i++) {
-    slot_t *s = &p->slots[i];
-    char *json = s->dirty ? json_dumps(s->state, JSON_COMPACT) : NULL;
-    if (s->dirty && !json) {
-      snprintf(errstr, errstr_size, "out of memory");
-      err = LF_ERR_NOMEM;
-    } else if (json) {
-      err = lf_redis_append(p->redis, errstr, errstr_size,
-                            "SET %sgoal:%s %s EX %lld", prefix, s->goal_id,
-                            json, (long long)p->ttl_s);
-      sent += !err;
+    if (p->slots[i].conflict) {
+      snprintf(errstr, errstr_size, "goal %s changed elsewhere meanwhile",
+               p->slots[i].goal_id);
+      err = LF_ERR_REDIS_REPLY;
     }
-    free(json);
   }
-  for (size_t i = 0; i < sent && !err; i++) {
-    redisReply *r;
-    if (!(err = lf_redis_reply(p->redis, &r, errstr, errstr_size)))
-      freeReplyObject(r);
+  return end_batch(p, err);
+}
+
+/* ---- replies and claims ----------------------------------------------- */
+
+/* Saved first, with the goal in the await set: whatever happens next, a
+ * planner republishes it (same bytes) or makes the call again. */
+static lf_err_t settle(planner_t *p, lf_out_t *out, char *errstr,
+                       size_t errstr_size) {
+  lf_err_t err = lf_goal_store_save(p->redis, p->slots, p->nslots, p->ttl_s,
+                                    errstr, errstr_size);
+  if (!err)
+    err = publish(p, out, errstr, errstr_size);
+  if (!err)
+    err = lf_out_wait(out, errstr, errstr_size);
+  for (size_t i = 0; i < p->nslots; i++)
+    p->slots[i].release = !err && !p->slots[i].conflict &&
+                          (p->slots[i].release || p->slots[i].publish);
+  if (!err)
+    err = lf_goal_store_release(p->redis, p->slots, p->nslots, errstr,
+                                errstr_size);
+  return end_batch(p, err);
+}
+
+static void on_thought(void *arg, const lf_thought_t *t) {
+  planner_t *p = arg;
+  if (p->nreplies == p->rcap) {
+    size_t cap = p->rcap ? p->rcap * 2 : 64;
+    reply_t *r = realloc(p->replies, cap * sizeof(*r));
+    if (!r) { /* the goal stays in the await set: a claim retries it */
+      lf_warn(p->id, "out of memory for a model reply");
+      unlink_call(p, t->token);
+      return;
+    }
+    p->replies = r;
+    p->rcap = cap;
   }
-  if (err)
-    lf_redis_discard(p->redis);
-  clear_slots(p);
+  reply_t *r = &p->replies[p->nreplies++];
+  r->call = t->token;
+  r->status = t->status;
+  r->len = t->len;
+  r->body = malloc(t->len + 1);
+  r->error = strdup(t->error ? t->error : "");
+  if (r->body) {
+    memcpy(r->body, t->body, t->len);
+    r->body[t->len] = '\0';
+  }
+}
+
+static void clear_replies(planner_t *p) {
+  for (size_t i = 0; i < p->nreplies; i++) {
+    unlink_call(p, p->replies[i].call);
+    free(p->replies[i].body);
+    free(p->replies[i].error);
+  }
+  p->nreplies = 0;
+}
+
+static lf_err_t conclude(planner_t *p, lf_goal_slot_t *s, const reply_t *r,
+                         char *errstr, size_t errstr_size) {
+  lf_thought_t t = {r->call, r->status, r->body ? r->body : "",
+                    r->body ? r->len : 0, r->error};
+  lf_plan_t plan = {0};
+  if (!s->state || s->version != r->call->version ||
+      strcmp(lf_goal_status(s->state), "thinking")) {
+    lf_worker_count(p->w, "llm_replies_stale", 1);
+    return LF_OK; /* the goal moved on without this call */
+  }
+  if (r->status != 200) {
+    lf_worker_count(p->w, "llm_failures", 1);
+    lf_warn(p->id, "goal %s: model call failed: %s", s->goal_id, r->error);
+  }
+  lf_err_t err =
+      p->be->conclude(p->bctx, s->state, &t, &plan, errstr, errstr_size);
+  lf_worker_count(p->w, "llm_tokens", (uint64_t)plan.tokens);
+  if (!err)
+    err = mark(p, s, lf_goal_apply(s->state, &plan, errstr, errstr_size));
+  lf_plan_clear(&plan);
+  s->await = lf_now_ms() + (s->think ? p->lease_ms : p->publish_ms);
   return err;
+}
+
+static lf_err_t conclude_all(planner_t *p, lf_out_t *out, char *errstr,
+                             size_t errstr_size) {
+  lf_err_t err = LF_OK;
+  clear_slots(p);
+  for (size_t i = 0; i < p->nreplies && !err; i++)
+    if (!slot(p, p->replies[i].call->goal_id, 0))
+      err = nomem(errstr, errstr_size);
+  if (!err)
+    err =
+        lf_goal_store_load(p->redis, p->slots, p->nslots, errstr, errstr_size);
+  for (size_t i = 0; i < p->nreplies && !err; i++)
+    err = conclude(p, &p->slots[i], &p->replies[i], errstr, errstr_size);
+  clear_replies(p);
+  if (err) { /* the goals stay in the await set: claims retry them */
+    clear_slots(p);
+    return err;
+  }
+  return settle(p, out, errstr, errstr_size);
+}
+
+static lf_err_t idle(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
+                     char *errstr, size_t errstr_size) {
+  planner_t *p = ctx;
+  if (!p->be->poll) {
+    struct pollfd pfd = {wake_fd, POLLIN, 0};
+    poll(&pfd, 1, timeout_ms);
+    return LF_OK;
+  }
+  if (p->be->poll(p->bctx, wake_fd, timeout_ms, on_thought, p)) {
+    snprintf(errstr, errstr_size, "model calls: libcurl failed");
+    return LF_ERR_IO;
+  }
+  return p->nreplies ? conclude_all(p, out, errstr, errstr_size) : LF_OK;
+}
+
+static int in_flight_here(const planner_t *p, const lf_goal_slot_t *s) {
+  for (const call_t *c = p->calls; c; c = c->next)
+    if (!strcmp(c->goal_id, s->goal_id) && c->version == s->version)
+      return 1;
+  return 0;
+}
+
+/* A goal nobody renewed: call the model again, or republish. */
+static void take_over(planner_t *p, lf_goal_slot_t *s, int64_t now,
+                      int64_t claimed) {
+  s->await = claimed;
+  if (s->state && in_flight_here(p, s))
+    return; /* renewed as it should be: leave it */
+  s->release = 1;
+  if (!s->state)
+    return;
+  lf_worker_count(p->w, "goals_taken_over", 1);
+  if (!strcmp(lf_goal_status(s->state), "thinking")) {
+    /* a new version: a late reply to the old call is stale */
+    s->dirty = s->think = 1;
+    s->await = now + p->lease_ms;
+    s->release = 0;
+  } else {
+    s->publish = 1;
+  }
+}
+
+static lf_err_t renew(planner_t *p, int64_t score, char *errstr,
+                      size_t errstr_size) {
+  size_t n = 0, i = 0;
+  for (call_t *c = p->calls; c; c = c->next)
+    n++;
+  const char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
+  if (n && !ids)
+    return nomem(errstr, errstr_size);
+  for (call_t *c = p->calls; c; c = c->next)
+    ids[i++] = c->goal_id;
+  lf_err_t err =
+      lf_goal_store_renew(p->redis, ids, n, score, errstr, errstr_size);
+  free(ids);
+  return err;
+}
+
+static lf_err_t tick(void *ctx, lf_out_t *out, char *errstr,
+                     size_t errstr_size) {
+  planner_t *p = ctx;
+  int64_t now = lf_now_ms();
+  char **ids = NULL;
+  size_t n = 0;
+  if (!p->be->think)
+    return LF_OK; /* nothing waits outside Kafka */
+  lf_err_t err = renew(p, now + p->lease_ms, errstr, errstr_size);
+  if (!err)
+    err = lf_goal_store_claim(p->redis, now, p->lease_ms, 64, &ids, &n, errstr,
+                              errstr_size);
+  clear_slots(p);
+  for (size_t i = 0; i < n && !err; i++)
+    if (!slot(p, ids[i], 1))
+      err = nomem(errstr, errstr_size);
+  for (size_t i = 0; i < n; i++)
+    free(ids[i]);
+  free(ids);
+  if (!err && p->nslots)
+    err =
+        lf_goal_store_load(p->redis, p->slots, p->nslots, errstr, errstr_size);
+  if (err || !p->nslots) {
+    clear_slots(p);
+    return err;
+  }
+  for (size_t i = 0; i < p->nslots; i++)
+    take_over(p, &p->slots[i], now, now + p->lease_ms);
+  return settle(p, out, errstr, errstr_size);
+}
+
+static void planner_close(void *ctx) {
+  planner_t *p = ctx;
+  char why[200];
+  /* Calls abandoned here are due at once for the planners that remain. */
+  if (p->calls && renew(p, lf_now_ms(), why, sizeof(why)))
+    lf_warn(p->id, "handing over model calls in flight: %s", why);
+  clear_replies(p);
+  while (p->calls)
+    unlink_call(p, p->calls);
+  clear_slots(p);
+  free(p->slots);
+  free(p->replies);
+  p->be->destroy(p->bctx);
+  lf_redis_destroy(p->redis);
+  free(p);
 }
 
 const lf_handler_t lf_planner_handler = {
@@ -346,5 +500,7 @@ const lf_handler_t lf_planner_handler = {
     .init = init,
     .handle = handle,
     .delivered = delivered,
+    .tick = tick,
+    .idle = idle,
     .close = planner_close,
 };

@@ -263,7 +263,7 @@ static void run_until(lf_llm_client_t *c, results_t *rs, size_t n,
                       int timeout_ms) {
   int64_t deadline = lf_monotonic_ms() + timeout_ms;
   while (rs->n < n && lf_monotonic_ms() < deadline)
-    ck_assert_int_eq(lf_llm_client_step(c, 20, on_done, rs), LF_OK);
+    ck_assert_int_eq(lf_llm_client_step(c, -1, 20, on_done, rs), LF_OK);
 }
 
 START_TEST(client_retries_honour_retry_after) {
