@@ -48,11 +48,13 @@ static rd_kafka_conf_t *base_conf(const lf_conf_t *conf, lf_kafka_role_t role,
 /* Operators watch rebalances: say what this member got or lost. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
-  (void)opaque;
+  const lf_kafka_watch_t *watch = opaque;
   int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
   int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
   lf_info(rd_kafka_name(rk), "rebalance: %s %d partition(s)",
           assign ? "assigned" : "revoked", parts->cnt);
+  if (watch && watch->on_rebalance)
+    watch->on_rebalance(watch->arg, assign, parts->cnt);
   rd_kafka_error_t *e = NULL;
   rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (cooperative)
@@ -71,6 +73,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size) {
+  return lf_kafka_consumer_new_watched(conf, group_id, client_id, NULL, errstr,
+                                       errstr_size);
+}
+
+rd_kafka_t *lf_kafka_consumer_new_watched(const lf_conf_t *conf,
+                                          const char *group_id,
+                                          const char *client_id,
+                                          const lf_kafka_watch_t *watch,
+                                          char *errstr, size_t errstr_size) {
   rd_kafka_conf_t *kc =
       base_conf(conf, LF_KAFKA_CONSUMER, client_id, errstr, errstr_size);
   if (!kc)
@@ -83,6 +94,7 @@ rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
     return NULL;
   }
   rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+  rd_kafka_conf_set_opaque(kc, (void *)watch);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
   if (!rk) {
     rd_kafka_conf_destroy(kc);

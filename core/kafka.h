@@ -14,6 +14,19 @@ rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size);
 
+/* Told of every rebalance of a watched consumer (from its poll). */
+typedef struct lf_kafka_watch {
+  void (*on_rebalance)(void *arg, int assigned, int partitions);
+  void *arg;
+} lf_kafka_watch_t;
+
+/* The same, telling watch (which must outlive the consumer; may be NULL). */
+rd_kafka_t *lf_kafka_consumer_new_watched(const lf_conf_t *conf,
+                                          const char *group_id,
+                                          const char *client_id,
+                                          const lf_kafka_watch_t *watch,
+                                          char *errstr, size_t errstr_size);
+
 /* An idempotent producer (acks=all). dr_cb may be NULL. */
 rd_kafka_t *lf_kafka_producer_new(const lf_conf_t *conf, const char *client_id,
                                   void (*dr_cb)(rd_kafka_t *,

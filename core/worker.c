@@ -46,6 +46,15 @@ static void warm_producer(lf_worker_t *w) {
 }
 /* Handlers that wait on their own I/O need to wake up when records arrive:
  * librdkafka writes to a pipe when the consumer queue becomes non-empty. */
+/* Metrics show members leaving and joining: a worker that stops polling
+ * for too long is one. */
+static void on_rebalance(void *arg, int assigned, int partitions) {
+  lf_worker_t *w = arg;
+  (void)partitions;
+  lf_worker_count(w, assigned ? "rebalances_assigned" : "rebalances_revoked",
+                  1);
+}
+
 static lf_err_t wake_setup(lf_worker_t *w, char *errstr, size_t errstr_size) {
   if (pipe(w->wake) || fcntl(w->wake[0], F_SETFL, O_NONBLOCK) ||
       fcntl(w->wake[1], F_SETFL, O_NONBLOCK)) {
@@ -91,8 +100,10 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
     snprintf(errstr, errstr_size, "out of memory");
     goto fail;
   }
-  w->consumer = lf_kafka_consumer_new(conf, lf_conf_get(conf, h->group_key),
-                                      w->id, errstr, errstr_size);
+  w->watch = (lf_kafka_watch_t){on_rebalance, w};
+  w->consumer =
+      lf_kafka_consumer_new_watched(conf, lf_conf_get(conf, h->group_key),
+                                    w->id, &w->watch, errstr, errstr_size);
   if (!w->consumer || (h->idle && wake_setup(w, errstr, errstr_size)))
     goto fail;
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);

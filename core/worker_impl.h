@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "kafka.h"
 #include "worker.h"
 
 #define MAX_COUNTERS 32
@@ -30,6 +31,7 @@ struct lf_worker {
   char id[128];
   char topics[LF_TOPIC__CNT][256];
   rd_kafka_t *consumer, *producer;
+  lf_kafka_watch_t watch;  /* counts rebalances */
   rd_kafka_queue_t *queue; /* the consumer's, signalling wake[1] */
   int wake[2];             /* pipe: readable when records arrive */
   int want_pause, paused;

@@ -25,10 +25,11 @@
 #include "store.h"
 #include "util.h"
 
-typedef struct call { /* a model call in flight here */
+typedef struct call { /* a model call here, in flight or waiting */
   struct call *next;
   char *goal_id;
   int64_t version; /* the goal's, when the call was made */
+  json_t *state;   /* while it waits for a free slot */
 } call_t;
 
 typedef struct reply { /* a finished call, until it is concluded */
@@ -49,7 +50,9 @@ typedef struct planner {
   size_t max_inflight;
   lf_goal_slot_t *slots;
   size_t nslots, cap;
-  call_t *calls;
+  call_t *calls;               /* in flight */
+  call_t *waiting, **wait_end; /* saved goals over the cap, oldest first */
+  size_t nwaiting;
   reply_t *replies;
   size_t nreplies, rcap;
 } planner_t;
@@ -69,6 +72,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
     return nomem(errstr, errstr_size);
   p->w = w;
   p->id = lf_worker_id(w);
+  p->wait_end = &p->waiting;
   p->limits.max_steps = lf_conf_get_int(conf, "planner.max.steps");
   p->limits.max_llm_calls = lf_conf_get_int(conf, "planner.max.llm.calls");
   p->limits.max_tokens = lf_conf_get_int(conf, "planner.max.tokens");
@@ -121,20 +125,51 @@ static lf_goal_slot_t *slot(planner_t *p, const char *goal_id, int dedupe) {
   return s;
 }
 
+static void free_call(call_t *c) {
+  json_decref(c->state);
+  free(c->goal_id);
+  free(c);
+}
+
 static void unlink_call(planner_t *p, call_t *c) {
   for (call_t **pp = &p->calls; *pp; pp = &(*pp)->next)
     if (*pp == c) {
       *pp = c->next;
       break;
     }
-  free(c->goal_id);
-  free(c);
+  free_call(c);
 }
 
-/* Starts the model call of a saved goal. A call that cannot start is
- * logged: the goal stays in the await set and a claim retries it. */
-static void think(planner_t *p, const lf_goal_slot_t *s) {
+static size_t inflight(const planner_t *p) {
+  return p->be->inflight ? p->be->inflight(p->bctx) : 0;
+}
+
+/* Waiting calls start, oldest first, while the cap allows. */
+static void start_calls(planner_t *p) {
   char why[300];
+  while (p->waiting && inflight(p) < p->max_inflight) {
+    call_t *c = p->waiting;
+    if (!(p->waiting = c->next))
+      p->wait_end = &p->waiting;
+    p->nwaiting--;
+    if (p->be->think(p->bctx, c, c->state, why, sizeof(why))) {
+      /* the goal stays in the await set: a claim retries it */
+      lf_warn(p->id, "goal %s: model call not started: %s", c->goal_id, why);
+      free_call(c);
+      continue;
+    }
+    json_decref(c->state);
+    c->state = NULL;
+    c->next = p->calls;
+    p->calls = c;
+    lf_worker_count(p->w, "llm_calls", 1);
+  }
+}
+
+/* Queues the model call of a saved goal; it starts when the cap allows.
+ * A call that cannot be made is logged: the goal stays in the await set
+ * and a claim retries it. */
+static void think(planner_t *p, const lf_goal_slot_t *s) {
   call_t *c = calloc(1, sizeof(*c));
   if (!c || !(c->goal_id = strdup(s->goal_id))) {
     free(c);
@@ -142,20 +177,18 @@ static void think(planner_t *p, const lf_goal_slot_t *s) {
     return;
   }
   c->version = s->version;
-  if (p->be->think(p->bctx, c, s->state, why, sizeof(why))) {
-    lf_warn(p->id, "goal %s: model call not started: %s", s->goal_id, why);
-    free(c->goal_id);
-    free(c);
-    return;
-  }
-  c->next = p->calls;
-  p->calls = c;
-  lf_worker_count(p->w, "llm_calls", 1);
+  c->state = json_incref(s->state);
+  *p->wait_end = c;
+  p->wait_end = &c->next;
+  p->nwaiting++;
 }
 
+/* Calls over the cap wait here rather than in the topic: fetching stops
+ * until they have started, so at most a batch waits. */
 static void backpressure(planner_t *p) {
-  if (p->be->inflight)
-    lf_worker_pause(p->w, p->be->inflight(p->bctx) >= p->max_inflight);
+  start_calls(p);
+  if (p->be->think)
+    lf_worker_pause(p->w, inflight(p) + p->nwaiting >= p->max_inflight);
 }
 
 static void log_end(planner_t *p, const lf_goal_slot_t *s) {
@@ -389,6 +422,7 @@ static lf_err_t conclude_all(planner_t *p, lf_out_t *out, char *errstr,
 static lf_err_t idle(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
                      char *errstr, size_t errstr_size) {
   planner_t *p = ctx;
+  start_calls(p);
   if (!p->be->poll) {
     struct pollfd pfd = {wake_fd, POLLIN, 0};
     poll(&pfd, 1, timeout_ms);
@@ -401,11 +435,15 @@ static lf_err_t idle(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
   return p->nreplies ? conclude_all(p, out, errstr, errstr_size) : LF_OK;
 }
 
-static int in_flight_here(const planner_t *p, const lf_goal_slot_t *s) {
-  for (const call_t *c = p->calls; c; c = c->next)
+static int listed(const call_t *c, const lf_goal_slot_t *s) {
+  for (; c; c = c->next)
     if (!strcmp(c->goal_id, s->goal_id) && c->version == s->version)
       return 1;
   return 0;
+}
+
+static int in_flight_here(const planner_t *p, const lf_goal_slot_t *s) {
+  return listed(p->calls, s) || listed(p->waiting, s);
 }
 
 /* A goal nobody renewed: call the model again, or republish. */
@@ -430,13 +468,15 @@ static void take_over(planner_t *p, lf_goal_slot_t *s, int64_t now,
 
 static lf_err_t renew(planner_t *p, int64_t score, char *errstr,
                       size_t errstr_size) {
-  size_t n = 0, i = 0;
+  size_t n = p->nwaiting, i = 0;
   for (call_t *c = p->calls; c; c = c->next)
     n++;
   const char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
   if (n && !ids)
     return nomem(errstr, errstr_size);
   for (call_t *c = p->calls; c; c = c->next)
+    ids[i++] = c->goal_id;
+  for (call_t *c = p->waiting; c; c = c->next)
     ids[i++] = c->goal_id;
   lf_err_t err =
       lf_goal_store_renew(p->redis, ids, n, score, errstr, errstr_size);
@@ -479,11 +519,16 @@ static void planner_close(void *ctx) {
   planner_t *p = ctx;
   char why[200];
   /* Calls abandoned here are due at once for the planners that remain. */
-  if (p->calls && renew(p, lf_now_ms(), why, sizeof(why)))
+  if ((p->calls || p->waiting) && renew(p, lf_now_ms(), why, sizeof(why)))
     lf_warn(p->id, "handing over model calls in flight: %s", why);
   clear_replies(p);
   while (p->calls)
     unlink_call(p, p->calls);
+  while (p->waiting) {
+    call_t *c = p->waiting;
+    p->waiting = c->next;
+    free_call(c);
+  }
   clear_slots(p);
   free(p->slots);
   free(p->replies);

@@ -180,8 +180,9 @@ lf_err_t lf_goal_store_claim(lf_redis_t *r, int64_t now, int64_t lease_ms,
   *n = 0;
   lf_err_t err = lf_redis_command(
       r, &rep, errstr, errstr_size,
-      "EVAL %s 1 %splanner:awaiting %lld %lld %zu", claim_script,
-      lf_redis_prefix(r), (long long)now, (long long)(now + lease_ms), max);
+      "EVAL %s 1 %splanner:awaiting %lld %lld %lld", claim_script,
+      lf_redis_prefix(r), (long long)now, (long long)(now + lease_ms),
+      (long long)max); /* hiredis' format has no %zu */
   if (err)
     return err;
   if (rep->type != REDIS_REPLY_ARRAY) {
