@@ -23,14 +23,20 @@ static lf_err_t set_one(void *opaque, const char *key, const char *value,
   return LF_OK;
 }
 
+lf_err_t lf_kafka_conf_check(const lf_conf_t *conf, char *errstr,
+                             size_t errstr_size) {
+  if (*lf_conf_get(conf, "kafka.bootstrap.servers"))
+    return LF_OK;
+  snprintf(errstr, errstr_size,
+           "kafka.bootstrap.servers is not set (use -b HOST:PORT)");
+  return LF_ERR_INVALID;
+}
+
 static rd_kafka_conf_t *base_conf(const lf_conf_t *conf, lf_kafka_role_t role,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size) {
-  if (!*lf_conf_get(conf, "kafka.bootstrap.servers")) {
-    snprintf(errstr, errstr_size,
-             "kafka.bootstrap.servers is not set (use -b HOST:PORT)");
+  if (lf_kafka_conf_check(conf, errstr, errstr_size))
     return NULL;
-  }
   rd_kafka_conf_t *kc = rd_kafka_conf_new();
   if (!kc) {
     snprintf(errstr, errstr_size, "out of memory");

@@ -8,6 +8,10 @@
 #include "config.h"
 #include "lf_proto.h"
 
+/* The settings every client needs are there (bootstrap servers). */
+lf_err_t lf_kafka_conf_check(const lf_conf_t *conf, char *errstr,
+                             size_t errstr_size);
+
 /* A group consumer that never commits by itself: the worker loop commits
  * only what has been handled and acknowledged downstream. */
 rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,

@@ -100,6 +100,11 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
     snprintf(errstr, errstr_size, "out of memory");
     goto fail;
   }
+  /* The handler's own configuration errors come first, alone: before the
+   * clients start reporting on the brokers. */
+  if (lf_kafka_conf_check(conf, errstr, errstr_size) ||
+      h->init(w, &w->ctx, errstr, errstr_size))
+    goto fail;
   w->watch = (lf_kafka_watch_t){on_rebalance, w};
   w->consumer =
       lf_kafka_consumer_new_watched(conf, lf_conf_get(conf, h->group_key),
@@ -108,9 +113,6 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
     goto fail;
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
   if (!w->producer)
-    goto fail;
-  /* The handler's own configuration errors come first, and fast. */
-  if (h->init(w, &w->ctx, errstr, errstr_size))
     goto fail;
   warm_producer(w);
   return w;
