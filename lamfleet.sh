@@ -5,7 +5,7 @@
 #   ./lamfleet.sh dev             the embedded stack until Ctrl-C
 #   ./lamfleet.sh test            the whole test suite
 #   ./lamfleet.sh test-sanitize   the suite under ASan + UBSan
-#   ./lamfleet.sh bench [fleet|guard] [ARGS]  the benchmarks
+#   ./lamfleet.sh bench [fleet|guard|planner] [ARGS]  the benchmarks
 #   ./lamfleet.sh format          apply .clang-format to every C file
 #   ./lamfleet.sh fuzz [SECONDS]  the libFuzzer targets, each for SECONDS
 set -euo pipefail
@@ -63,9 +63,11 @@ bench)
   case "${1:-}" in
   guard) shift; exec build/bench/lamfleet-bench-guard "$@" ;;
   fleet) shift; exec build/bench/lamfleet-bench "$@" ;;
+  planner) shift; exec build/bench/lamfleet-bench-planner "$@" ;;
   *)
     build/bench/lamfleet-bench "$@"
-    exec build/bench/lamfleet-bench-guard
+    build/bench/lamfleet-bench-guard
+    exec build/bench/lamfleet-bench-planner
     ;;
   esac
   ;;
@@ -73,7 +75,7 @@ fuzz)
   install_missing
   CC=clang build build-fuzz -DLF_FUZZ=ON -DLF_BUILD_TESTS=OFF \
     -DLF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  for t in catalog arguments; do
+  for t in catalog arguments reply; do
     mkdir -p "build-fuzz/corpus-$t"
     echo "fuzz_$t: ${1:-60} s" >&2
     build-fuzz/fuzz/fuzz_$t -max_total_time="${1:-60}" -print_final_stats=1 \

@@ -102,6 +102,17 @@ double relay(lf_conf_t *fleet_conf, lf_mock_t *mock, long n) {
   return (double)n / secs;
 }
 
+lf_stack_t *bench_stack(lf_conf_t *conf, unsigned workers, long n,
+                        double *relay_rate) {
+  lf_stack_t *s = lf_stack_start(conf, workers, errstr, sizeof(errstr));
+  if (!s)
+    die("stack");
+  *relay_rate = relay(conf, lf_stack_mock(s), n);
+  printf("raw relay (consume+produce, 200 B records): %.0f records/s\n",
+         *relay_rate);
+  return s;
+}
+
 lf_conf_t *bench_setup(int argc, char **argv, const bench_opt_t *opts,
                        size_t nopts, const char *usage) {
   setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through pipes */

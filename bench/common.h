@@ -15,6 +15,11 @@ void fill(const lf_conf_t *conf, const char *topic, long n);
  * are acknowledged: records per second. */
 double relay(lf_conf_t *conf, lf_mock_t *mock, long n);
 
+/* The embedded stack with the workers of mask, then the relay of n
+ * records on its cluster, printed; its rate in *relay_rate. */
+lf_stack_t *bench_stack(lf_conf_t *conf, unsigned workers, long n,
+                        double *relay_rate);
+
 /* A benchmark's numeric flag: "--name N". */
 typedef struct bench_opt {
   const char *name;

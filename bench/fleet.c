@@ -57,13 +57,8 @@ int main(int argc, char **argv) {
   lf_conf_t *conf = bench_setup(argc, argv, opts, 3,
                                 "lamfleet-bench [--relay N] [--goals N] "
                                 "[--lone N] [-X key=value]...");
-  lf_stack_t *s = lf_stack_start(conf, 7, errstr, sizeof(errstr));
-  if (!s)
-    die("stack");
-
-  double relay_rate = relay(conf, lf_stack_mock(s), nrelay);
-  printf("raw relay (consume+produce, 200 B records): %.0f records/s\n",
-         relay_rate);
+  double relay_rate;
+  lf_stack_t *s = bench_stack(conf, 7, nrelay, &relay_rate);
 
   lf_follow_t *f = lf_follow_new(conf, 0, errstr, sizeof(errstr));
   rd_kafka_t *p = producer(conf);

@@ -118,12 +118,8 @@ int main(int argc, char **argv) {
       lf_conf_set(conf, "guard.catalog", CATALOG, errstr, sizeof(errstr)))
     die("config");
   validator(nvalid);
-  lf_stack_t *s = lf_stack_start(conf, 0, errstr, sizeof(errstr));
-  if (!s)
-    die("stack");
-  double relay_rate = relay(conf, lf_stack_mock(s), nrelay);
-  printf("raw relay (consume+produce, 200 B records): %.0f records/s\n",
-         relay_rate);
+  double relay_rate;
+  lf_stack_t *s = bench_stack(conf, 0, nrelay, &relay_rate);
   double rate = guard_rate(s, conf, nactions);
   printf("guard on one worker thread, Redis pipelined per batch: %.0f "
          "decisions/s, %.3f of the raw relay\n",

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "stack.h"
 
 #include <pthread.h>
@@ -35,6 +36,8 @@ const lf_handler_t *lf_stack_handler(lf_kind_t kind) {
 static void *run_worker(void *arg) {
   runner_t *r = arg;
   char errstr[512];
+  /* top -H and perf tell the embedded workers apart by thread name */
+  pthread_setname_np(pthread_self(), lf_worker_kind(r->w));
   if (lf_worker_run(r->w, errstr, sizeof(errstr)))
     lf_error(lf_worker_id(r->w), "%s", errstr);
   return NULL;

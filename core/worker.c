@@ -170,6 +170,9 @@ const lf_conf_t *lf_worker_conf(const lf_worker_t *w) {
 const char *lf_worker_id(const lf_worker_t *w) {
   return w->id;
 }
+const char *lf_worker_kind(const lf_worker_t *w) {
+  return w->h->kind;
+}
 const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t t) {
   return w->topics[t];
 }

@@ -81,6 +81,7 @@ int lf_worker_assigned(const lf_worker_t *w);
 
 const lf_conf_t *lf_worker_conf(const lf_worker_t *w);
 const char *lf_worker_id(const lf_worker_t *w);
+const char *lf_worker_kind(const lf_worker_t *w); /* "planner", ... */
 /* Full name of a fleet topic, e.g. "lamfleet.observations". */
 const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t topic);
 

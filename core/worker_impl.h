@@ -35,6 +35,7 @@ struct lf_worker {
   rd_kafka_queue_t *queue; /* the consumer's, signalling wake[1] */
   int wake[2];             /* pipe: readable when records arrive */
   int want_pause, paused;
+  int64_t last_poll_ms; /* monotonic, the loop's last consumer poll */
   atomic_int stop;
   lf_out_t out;
   rd_kafka_message_t **batch;

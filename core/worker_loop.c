@@ -33,10 +33,25 @@ static lf_err_t subscribe(lf_worker_t *w, char *errstr, size_t errstr_size) {
   return LF_OK;
 }
 
+/* The longest time between two polls so far ("max_poll_gap_ms", a counter
+ * that only grows): a worker past kafka.max.poll.interval.ms is evicted
+ * from its group, so this is what slow handlers must keep small. */
+static void note_poll(lf_worker_t *w) {
+  int64_t now = lf_monotonic_ms();
+  if (w->last_poll_ms) {
+    uint64_t gap = (uint64_t)(now - w->last_poll_ms);
+    uint64_t max = lf_worker_counter(w, "max_poll_gap_ms");
+    if (gap > max)
+      lf_worker_count(w, "max_poll_gap_ms", gap - max);
+  }
+  w->last_poll_ms = now;
+}
+
 /* Waits for the first record only: a lone goal must not wait for a batch to
  * fill. Whatever else is already fetched joins the batch. */
 static size_t fetch(lf_worker_t *w, int timeout) {
   size_t n = 0;
+  note_poll(w);
   while (n < w->batch_size) {
     rd_kafka_message_t *m =
         rd_kafka_consumer_poll(w->consumer, n ? 0 : timeout);

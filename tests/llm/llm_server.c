@@ -442,3 +442,10 @@ size_t lf_llm_server_max_pending(lf_llm_server_t *s) {
   pthread_mutex_unlock(&s->lock);
   return n;
 }
+
+size_t lf_llm_server_pending(lf_llm_server_t *s) {
+  pthread_mutex_lock(&s->lock);
+  size_t n = s->pending;
+  pthread_mutex_unlock(&s->lock);
+  return n;
+}

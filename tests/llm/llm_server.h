@@ -51,6 +51,7 @@ void lf_llm_requests_free(lf_llm_request_t *r, size_t n);
 /* How many requests arrived in all, and the most that were waiting for
  * their answer at the same time. */
 uint64_t lf_llm_server_total(lf_llm_server_t *s);
+size_t lf_llm_server_pending(lf_llm_server_t *s); /* waiting now */
 size_t lf_llm_server_max_pending(lf_llm_server_t *s);
 
 #endif
