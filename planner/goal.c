@@ -59,7 +59,10 @@ int lf_goal_finish(json_t *state, int status, const char *text) {
 static const char *limit(const json_t *state, const lf_plan_t *plan, char *why,
                          size_t size) {
   long long tokens = iget(state, "tokens"), max = iget(state, "max_tokens");
-  if (max && tokens > max)
+  int64_t deadline = iget(state, "deadline_ms");
+  if (deadline && lf_now_ms() > deadline)
+    snprintf(why, size, "deadline passed");
+  else if (max && tokens > max)
     snprintf(why, size, "token limit of %lld reached (%lld used)", max, tokens);
   else if (plan->kind == LF_PLAN_ACT &&
            iget(state, "step") >= iget(state, "max_steps"))

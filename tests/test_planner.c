@@ -314,7 +314,7 @@ START_TEST(same_rejection_twice_fails_the_goal) {
 END_TEST
 
 static void submit_goal(fixture_t *f, const char *text, uint32_t max_steps,
-                        uint64_t max_tokens, char id[37]) {
+                        uint64_t max_tokens, int64_t deadline_ms, char id[37]) {
   lf_goal_t g = LF_GOAL_INIT;
   lf_uuid(id);
   g.goal_id = id;
@@ -322,6 +322,7 @@ static void submit_goal(fixture_t *f, const char *text, uint32_t max_steps,
   g.text = (char *)text;
   g.max_steps = max_steps;
   g.max_tokens = max_tokens;
+  g.deadline_ms = deadline_ms;
   g.created_at_ms = lf_now_ms();
   lf_test_produce(&f->env, LF_TOPIC_GOALS, id, &g.base);
 }
@@ -337,20 +338,28 @@ static void expect_exhausted(fixture_t *f, const char *goal_id,
 
 START_TEST(limits_end_goals_as_exhausted) {
   fixture_t f;
-  char calls[37], tokens[37], steps[37];
+  char calls[37], tokens[37], steps[37], late[37];
   const char *const extra[] = {"planner.max.llm.calls=3", NULL};
   start(&f, FLEET, extra);
   /* a model that never stops calling tools */
   lf_llm_server_agent(f.llm, 0, 100, "echo", "message");
-  submit_goal(&f, "forever", 0, 0, calls);
+  submit_goal(&f, "forever", 0, 0, 0, calls);
   expect_exhausted(&f, calls, "model call limit of 3 reached");
-  submit_goal(&f, "costly", 0, 100, tokens); /* 60 tokens a reply */
+  submit_goal(&f, "costly", 0, 100, 0, tokens); /* 60 tokens a reply */
   expect_exhausted(&f, tokens, "token limit of 100 reached (120 used)");
-  submit_goal(&f, "busy", 1, 0, steps);
+  submit_goal(&f, "busy", 1, 0, 0, steps);
   expect_exhausted(&f, steps, "step limit of 1 reached");
   lf_test_records_t p = lf_test_read(&f.env, LF_TOPIC_PROPOSED, 2, 10000,
                                      lf_test_match_goal, steps);
   ck_assert_uint_eq(p.n, 1);
+  lf_test_records_free(&p);
+  /* a reply that comes after the deadline proposes nothing */
+  lf_llm_server_agent(f.llm, 1500, 100, "echo", "message");
+  submit_goal(&f, "hurry", 0, 0, lf_now_ms() + 1000, late);
+  expect_exhausted(&f, late, "deadline passed");
+  p = lf_test_read(&f.env, LF_TOPIC_PROPOSED, 1, 1000, lf_test_match_goal,
+                   late);
+  ck_assert_uint_eq(p.n, 0);
   lf_test_records_free(&p);
   stop(&f);
 }
