@@ -214,6 +214,19 @@ static lf_err_t mark(planner_t *p, lf_goal_slot_t *s, int bits) {
   return LF_OK;
 }
 
+/* Records published from a model's reply or a claim have no record to
+ * follow: they continue the trace of the record that last moved the goal,
+ * kept in its state. */
+static lf_err_t keep_trace(lf_goal_slot_t *s) {
+  const lf_msg_t *m = s->cause;
+  if (!m || !m->traceparent || !s->state)
+    return LF_OK;
+  return json_object_set_new(s->state, "trace",
+                             json_stringn(m->traceparent, m->traceparent_len))
+             ? LF_ERR_NOMEM
+             : LF_OK;
+}
+
 /* ---- records ---------------------------------------------------------- */
 
 static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_goal_slot_t *s,
@@ -229,6 +242,8 @@ static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_goal_slot_t *s,
   lf_worker_count(p->w, "goals_started", 1);
   if (p->be->start(p->bctx, s->state, g, errstr, errstr_size))
     return LF_ERR_INVALID;
+  if (keep_trace(s))
+    return nomem(errstr, errstr_size);
   return mark(p, s,
               lf_goal_next(s->state, p->be, p->bctx, errstr, errstr_size));
 }
@@ -248,6 +263,8 @@ static lf_err_t on_observation(planner_t *p, const lf_msg_t *m,
     return LF_OK;
   }
   s->cause = m;
+  if (keep_trace(s))
+    return nomem(errstr, errstr_size);
   return mark(p, s, bits);
 }
 
@@ -262,9 +279,16 @@ static lf_err_t publish(planner_t *p, lf_out_t *out, char *errstr,
   lf_err_t err = LF_OK;
   for (size_t i = 0; i < p->nslots && !err; i++) {
     lf_goal_slot_t *s = &p->slots[i];
-    if (s->publish && s->state && !s->conflict)
-      err =
-          lf_goal_publish(s->state, p->id, s->cause, out, errstr, errstr_size);
+    lf_msg_t traced = {0};
+    if (!s->publish || !s->state || s->conflict)
+      continue;
+    const char *tp = json_string_value(json_object_get(s->state, "trace"));
+    if (!s->cause && tp) {
+      traced.traceparent = tp;
+      traced.traceparent_len = strlen(tp);
+    }
+    err = lf_goal_publish(s->state, p->id, s->cause ? s->cause : &traced, out,
+                          errstr, errstr_size);
   }
   return err;
 }

@@ -141,7 +141,8 @@ START_TEST(every_decision_code) {
   ck_assert_int_eq(o->status, LF_OBS_DUPLICATE);
   ck_assert_str_eq(o->duplicate_of, "d-ok:0");
   o = obs_of(&obs, "d-b5");
-  ck_assert(has_reason(o, "budget_exceeded", "/amount"));
+  ck_assert_msg(has_reason(o, "budget_exceeded", "/amount"), "d-b5: %s",
+                o ? o->error : "no observation");
   o = obs_of(&obs, "d-r4");
   ck_assert_msg(has_reason(o, "rate_limited", ""), "d-r4: %s",
                 o ? o->error : "no observation");

@@ -100,6 +100,14 @@ START_TEST(rejected_call_is_corrected_and_the_goal_completes) {
   ck_assert_str_eq(r->answer, "I said hi.");
   ck_assert_uint_eq(r->llm_calls, 3);
   ck_assert_uint_eq(r->tokens, 180);
+  /* published from the model's reply, the result continues the goal's
+   * trace */
+  lf_test_records_t g = lf_test_read(&f.env, LF_TOPIC_GOALS, 1, 10000,
+                                     lf_test_match_goal, goal_id);
+  ck_assert_uint_eq(g.n, 1);
+  ck_assert_msg(!memcmp(g.v[0].traceparent, res.v[0].traceparent, 35),
+                "goal %s result %s", g.v[0].traceparent, res.v[0].traceparent);
+  lf_test_records_free(&g);
   lf_test_records_free(&res);
 
   lf_test_records_t p = lf_test_read(&f.env, LF_TOPIC_PROPOSED, 2, 10000,
