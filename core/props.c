@@ -155,6 +155,9 @@ const lf_prop_t lf_props[] = {
     /* Executor */
     {"executor.group.id", LF_PROP_STR, "lamfleet-executor", 0, 0, NULL, 0,
      "Consumer group of the executors."},
+    {"executor.catalog", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Catalog of the actions the executor runs (empty: guard.catalog). "
+     "An approved action missing from it is refused."},
     {"executor.result.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
      "How long an executed action's observation is kept for re-delivery."},
     {"executor.sleep.max.ms", LF_PROP_INT, "60000", 0, 3600000, NULL, 0,

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "redis.h"
 #include "util.h"
+#include "verify.h"
 
 typedef struct job {
   const lf_verdict_t *v; /* NULL: dead-lettered */
@@ -20,6 +21,7 @@ typedef struct job {
 typedef struct executor {
   lf_worker_t *w;
   lf_redis_t *redis;
+  lf_exec_gate_t *gate;
   int64_t ttl_s;
   job_t *jobs;
   size_t cap;
@@ -36,7 +38,9 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   }
   x->w = w;
   x->ttl_s = lf_conf_get_int(lf_worker_conf(w), "executor.result.ttl.s");
-  if (!(x->redis = lf_redis_new(lf_worker_conf(w), errstr, errstr_size))) {
+  if (!(x->gate = lf_exec_gate_new(lf_worker_conf(w), errstr, errstr_size)) ||
+      !(x->redis = lf_redis_new(lf_worker_conf(w), errstr, errstr_size))) {
+    lf_exec_gate_destroy(x->gate);
     free(x);
     return LF_ERR_INVALID;
   }
@@ -47,6 +51,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
 static void executor_close(void *ctx) {
   executor_t *x = ctx;
   lf_redis_destroy(x->redis);
+  lf_exec_gate_destroy(x->gate);
   free(x->jobs);
   free(x);
 }
@@ -146,20 +151,27 @@ static lf_err_t store_new(executor_t *x, job_t *jobs, size_t n, char *errstr,
   return err;
 }
 
+/* Whatever the guard did not approve, or someone changed since, goes to
+ * the dead-letter topic (which logs it) and never runs: a security event,
+ * counted in approvals_refused. */
 static lf_err_t prepare(executor_t *x, const lf_msg_t *msgs, size_t n,
                         lf_out_t *out, char *errstr, size_t errstr_size) {
+  int64_t now = lf_now_ms();
+  char why[400], reason[600];
   for (size_t i = 0; i < n; i++) {
     const lf_verdict_t *v = (const lf_verdict_t *)msgs[i].pb;
     memset(&x->jobs[i], 0, sizeof(job_t));
-    if (v->decision != LF_DECISION_APPROVED || !*v->idempotency_key) {
-      lf_err_t err = lf_out_dead_letter(
-          out, &msgs[i], "not an approved verdict with an idempotency key",
-          errstr, errstr_size);
-      if (err)
-        return err;
+    if (!lf_exec_gate_check(x->gate, v, now, why, sizeof(why))) {
+      x->jobs[i].v = v;
       continue;
     }
-    x->jobs[i].v = v;
+    snprintf(reason, sizeof(reason), "approval refused (action %.100s): %s",
+             v->action ? v->action->action_id : "?", why);
+    lf_worker_count(x->w, "approvals_refused", 1);
+    lf_err_t err =
+        lf_out_dead_letter(out, &msgs[i], reason, errstr, errstr_size);
+    if (err)
+      return err;
   }
   return LF_OK;
 }

@@ -458,3 +458,15 @@ lf_err_t lf_catalog_check_args(const lf_catalog_action_t *action,
   json_decref(args);
   return err;
 }
+
+lf_catalog_t *lf_catalog_load_conf(const lf_conf_t *conf, const char *key,
+                                   char *errstr, size_t errstr_size) {
+  char path[1024];
+  if (!*lf_conf_get(conf, key))
+    key = "guard.catalog";
+  if (!lf_conf_get_path(conf, key, path, sizeof(path))) {
+    snprintf(errstr, errstr_size, "%s: path too long", key);
+    return NULL;
+  }
+  return lf_catalog_load(path, errstr, errstr_size);
+}

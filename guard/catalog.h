@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cond.h"
+#include "config.h"
 #include "lf_err.h"
 #include "reasons.h"
 #include "schema.h"
@@ -61,6 +62,10 @@ typedef void (*lf_catalog_problem_fn)(void *opaque, const char *problem);
 
 lf_catalog_t *lf_catalog_load(const char *path, char *errstr,
                               size_t errstr_size);
+/* The catalog named by property key, or by guard.catalog when key is
+ * empty: the planner and executor see the guard's actions by default. */
+lf_catalog_t *lf_catalog_load_conf(const lf_conf_t *conf, const char *key,
+                                   char *errstr, size_t errstr_size);
 /* NULL on error: errstr holds the first problem, and how many more. */
 lf_catalog_t *lf_catalog_parse(const char *text, const char *origin,
                                char *errstr, size_t errstr_size);

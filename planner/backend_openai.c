@@ -60,18 +60,6 @@ static char *api_key(const lf_conf_t *conf, char *errstr, size_t errstr_size) {
   return key;
 }
 
-static lf_catalog_t *catalog(const lf_conf_t *conf, char *errstr,
-                             size_t errstr_size) {
-  char path[1024];
-  const char *key = *lf_conf_get(conf, "planner.catalog") ? "planner.catalog"
-                                                          : "guard.catalog";
-  if (!lf_conf_get_path(conf, key, path, sizeof(path))) {
-    snprintf(errstr, errstr_size, "%s: path too long", key);
-    return NULL;
-  }
-  return lf_catalog_load(path, errstr, errstr_size);
-}
-
 static lf_err_t parse_extra(oa_t *o, const char *text, char *errstr,
                             size_t errstr_size) {
   json_error_t jerr;
@@ -105,7 +93,9 @@ static lf_err_t oa_init(const lf_conf_t *conf, void **ctxp, char *errstr,
     goto nomem;
   if ((err = parse_extra(o, lf_conf_get(conf, "planner.openai.extra"), errstr,
                          errstr_size)) ||
-      (err = LF_ERR_INVALID, !(cat = catalog(conf, errstr, errstr_size))) ||
+      (err = LF_ERR_INVALID,
+       !(cat = lf_catalog_load_conf(conf, "planner.catalog", errstr,
+                                    errstr_size))) ||
       !(key = api_key(conf, errstr, errstr_size)))
     goto fail;
   if (!(o->tools = lf_openai_tools(cat)))

@@ -1,0 +1,143 @@
+/* The executor runs only what the guard approved: approvals forged,
+ * altered, expired, for actions outside its catalog, or not approvals at
+ * all land in dlq with the reason and never run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sign.h"
+#include "support.h"
+#include "util.h"
+
+#define EXECUTOR (1u << LF_KIND_EXECUTOR)
+#define KEY_A "test-a:0123456789abcdef0123456789abcdef0123456789abcdef"
+#define KEY_B "test-b:fedcba9876543210fedcba9876543210fedcba9876543210"
+
+typedef struct approval {
+  lf_verdict_t v;
+  lf_action_t a;
+  char action_id[64], goal_id[64];
+  uint8_t sig[LF_SIGNATURE_LEN];
+} approval_t;
+
+/* An approval of echo for goal_id, valid for a minute, unsigned. */
+static void approve(approval_t *p, const char *goal_id, const char *name,
+                    const char *args) {
+  memset(p, 0, sizeof(*p));
+  p->a = (lf_action_t)LF_ACTION_INIT;
+  p->v = (lf_verdict_t)LF_VERDICT_INIT;
+  snprintf(p->goal_id, sizeof(p->goal_id), "%s", goal_id);
+  snprintf(p->action_id, sizeof(p->action_id), "%s:0", goal_id);
+  p->a.action_id = p->action_id;
+  p->a.goal_id = p->goal_id;
+  p->a.tenant = "acme";
+  p->a.name = (char *)name;
+  p->a.arguments_json = (char *)args;
+  p->a.idempotency_key = p->action_id;
+  p->v.action = &p->a;
+  p->v.decision = LF_DECISION_APPROVED;
+  p->v.idempotency_key = p->action_id;
+  p->v.catalog_version = "demo-1";
+  p->v.expires_at_ms = lf_now_ms() + 60000;
+}
+
+static lf_keyring_t *keyring(const char *spec) {
+  char errstr[256];
+  lf_conf_t *c = lf_conf_new();
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(lf_conf_set(c, "signing.keys", spec, errstr, sizeof(errstr)),
+                   LF_OK);
+  lf_keyring_t *k = lf_keyring_new(c, errstr, sizeof(errstr));
+  ck_assert_msg(k != NULL, "%s", errstr);
+  lf_conf_destroy(c);
+  return k;
+}
+
+static void sign(lf_keyring_t *k, approval_t *p) {
+  char errstr[256];
+  ck_assert_int_eq(
+      lf_verdict_sign(k, &p->v, NULL, p->sig, errstr, sizeof(errstr)), LF_OK);
+}
+
+static void publish(lf_test_env_t *env, approval_t *p) {
+  lf_test_produce(env, LF_TOPIC_APPROVED, p->goal_id, &p->v.base);
+}
+
+static const char *dlq_reason(const lf_test_records_t *r, const char *key) {
+  for (size_t i = 0; i < r->n; i++)
+    if (!strcmp(r->v[i].key, key) && r->v[i].pb)
+      return ((const lf_dead_letter_t *)r->v[i].pb)->error;
+  return NULL;
+}
+
+START_TEST(only_what_the_guard_approved_runs) {
+  lf_test_env_t env;
+  const char *const settings[] = {"signing.keys=" KEY_A, NULL};
+  lf_keyring_t *ka = keyring(KEY_A), *kb = keyring(KEY_B);
+  approval_t p;
+  lf_test_env_start_with(&env, EXECUTOR, settings);
+
+  approve(&p, "x-ok", "echo", "{\"message\":\"fine\"}");
+  sign(ka, &p);
+  publish(&env, &p);
+  approve(&p, "x-unsigned", "echo", "{\"message\":\"hi\"}");
+  publish(&env, &p);
+  approve(&p, "x-wrong-key", "echo", "{\"message\":\"hi\"}");
+  sign(kb, &p);
+  publish(&env, &p);
+  approve(&p, "x-altered", "echo", "{\"message\":\"hi\"}");
+  sign(ka, &p);
+  p.a.arguments_json = "{\"message\":\"rm -rf /\"}";
+  publish(&env, &p);
+  approve(&p, "x-expired", "echo", "{\"message\":\"hi\"}");
+  p.v.expires_at_ms = lf_now_ms() - 1000;
+  sign(ka, &p);
+  publish(&env, &p);
+  approve(&p, "x-unknown", "drop_database", "{\"database\":\"prod\"}");
+  sign(ka, &p);
+  publish(&env, &p);
+  approve(&p, "x-rejected", "echo", "{\"message\":\"hi\"}");
+  p.v.decision = LF_DECISION_REJECTED;
+  sign(ka, &p);
+  publish(&env, &p);
+
+  lf_test_records_t dlq =
+      lf_test_read(&env, LF_TOPIC_DLQ, 6, 30000, NULL, NULL);
+  ck_assert_uint_eq(dlq.n, 6);
+  const struct {
+    const char *key, *why;
+  } want[] = {{"x-unsigned", "not signed"},
+              {"x-wrong-key", "unknown key \"test-b\""},
+              {"x-altered", "does not match"},
+              {"x-expired", "expired"},
+              {"x-unknown", "\"drop_database\" is not in catalog demo-1"},
+              {"x-rejected", "not an approval"}};
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    const char *r = dlq_reason(&dlq, want[i].key);
+    ck_assert_msg(r && strstr(r, "approval refused") && strstr(r, want[i].why),
+                  "%s: %s", want[i].key, r ? r : "not in dlq");
+  }
+  lf_test_records_free(&dlq);
+
+  /* one observation, of the genuine approval; nothing else ran */
+  lf_test_records_t obs =
+      lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 2, 3000, NULL, NULL);
+  ck_assert_uint_eq(obs.n, 1);
+  ck_assert_str_eq(obs.v[0].key, "x-ok");
+  lf_test_records_free(&obs);
+  lf_worker_t *w = lf_stack_worker(env.stack, LF_KIND_EXECUTOR);
+  ck_assert_uint_eq(lf_worker_counter(w, "executions"), 1);
+  ck_assert_uint_eq(lf_worker_counter(w, "approvals_refused"), 6);
+  lf_keyring_destroy(ka);
+  lf_keyring_destroy(kb);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("executor");
+  TCase *tc = tcase_create("executor");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, only_what_the_guard_approved_runs);
+  suite_add_tcase(s, tc);
+  return lf_test_run(s);
+}
