@@ -14,7 +14,7 @@
 
 typedef struct answer {
   int status, delay_ms;
-  char *body, *retry_after;
+  char *body, *retry_after, *location;
 } answer_t;
 
 /* Per connection: the request as it arrives, then its answer. A delayed
@@ -158,7 +158,7 @@ static char *agent_answer(lf_llm_server_t *s, const char *body) {
 
 /* Called with the lock held. */
 static answer_t next_answer(lf_llm_server_t *s, const conn_t *u) {
-  answer_t a = {500, 0, NULL, NULL};
+  answer_t a = {500, 0, NULL, NULL, NULL};
   if (s->head != s->tail)
     a = s->script[s->head++ % MAX_SCRIPT];
   else if (s->agent) {
@@ -184,6 +184,8 @@ static enum MHD_Result respond(lf_llm_server_t *s, conn_t *u) {
   MHD_add_response_header(r, "Content-Type", "application/json");
   if (a->retry_after)
     MHD_add_response_header(r, "Retry-After", a->retry_after);
+  if (a->location)
+    MHD_add_response_header(r, "Location", a->location);
   enum MHD_Result ret = MHD_queue_response(u->c, (unsigned)a->status, r);
   MHD_destroy_response(r);
   pthread_mutex_lock(&s->lock);
@@ -231,7 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   pthread_mutex_lock(&s->lock);
   record(s, url, u,
          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
-  u->a = strcmp(method, "POST") ? (answer_t){405, 0, dup_str("{}"), NULL}
+  u->a = strcmp(method, "POST") ? (answer_t){405, 0, dup_str("{}"), NULL, NULL}
                                 : next_answer(s, u);
   u->answered = 1;
   if (++s->pending > s->max_pending)
@@ -264,6 +266,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
   free(u->data);
   free(u->a.body);
   free(u->a.retry_after);
+  free(u->a.location);
   free(u);
   *state = NULL;
 }
@@ -349,6 +352,7 @@ void lf_llm_server_stop(lf_llm_server_t *s) {
   for (size_t i = s->head; i != s->tail; i++) {
     free(s->script[i % MAX_SCRIPT].body);
     free(s->script[i % MAX_SCRIPT].retry_after);
+    free(s->script[i % MAX_SCRIPT].location);
   }
   free_fields(s->reqs, s->nreqs);
   pthread_cond_destroy(&s->cond);
@@ -369,6 +373,15 @@ static void push_owned(lf_llm_server_t *s, int status, char *body, int delay_ms,
   a->delay_ms = delay_ms;
   a->body = body;
   a->retry_after = dup_str(retry_after);
+  a->location = NULL;
+  pthread_mutex_unlock(&s->lock);
+}
+
+void lf_llm_server_push_redirect(lf_llm_server_t *s, const char *location) {
+  pthread_mutex_lock(&s->lock);
+  need(s->tail - s->head < MAX_SCRIPT, "script full");
+  answer_t *a = &s->script[s->tail++ % MAX_SCRIPT];
+  *a = (answer_t){302, 0, dup_str("{}"), NULL, dup_str(location)};
   pthread_mutex_unlock(&s->lock);
 }
 

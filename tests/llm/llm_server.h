@@ -27,6 +27,8 @@ const char *lf_llm_server_url(const lf_llm_server_t *s);
 /* Queues an answer. retry_after may be NULL. */
 void lf_llm_server_push(lf_llm_server_t *s, int status, const char *body,
                         int delay_ms, const char *retry_after);
+/* A 302 to location. */
+void lf_llm_server_push_redirect(lf_llm_server_t *s, const char *location);
 /* A chat completion whose message is a final answer. */
 void lf_llm_server_push_answer(lf_llm_server_t *s, const char *content);
 /* A chat completion calling one tool (arguments: JSON text). */
