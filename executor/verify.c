@@ -52,3 +52,7 @@ lf_err_t lf_exec_gate_check(const lf_exec_gate_t *g, const lf_verdict_t *v,
     return LF_OK;
   return LF_ERR_INVALID;
 }
+
+const lf_catalog_t *lf_exec_gate_catalog(const lf_exec_gate_t *g) {
+  return g->catalog;
+}

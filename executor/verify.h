@@ -19,6 +19,9 @@ lf_exec_gate_t *lf_exec_gate_new(const lf_conf_t *conf, char *errstr,
                                  size_t errstr_size);
 void lf_exec_gate_destroy(lf_exec_gate_t *g);
 
+/* The executor's catalog (owned by g). */
+const lf_catalog_t *lf_exec_gate_catalog(const lf_exec_gate_t *g);
+
 /* LF_OK when v may run at now_ms; otherwise LF_ERR_INVALID and why. */
 lf_err_t lf_exec_gate_check(const lf_exec_gate_t *g, const lf_verdict_t *v,
                             int64_t now_ms, char *why, size_t why_size);

@@ -47,8 +47,7 @@ const char *lf_risk_name(lf_risk_t risk) {
   return risk_names[risk];
 }
 
-/* "250ms", "30s", "5m", "2h", "1d" into milliseconds; -1 when malformed. */
-static int64_t duration_ms(const json_t *v) {
+int64_t lf_catalog_duration_ms(const json_t *v) {
   static const struct {
     const char *unit;
     int64_t ms;
@@ -144,7 +143,8 @@ static void read_rate(loader_t *L, lf_catalog_action_t *a, json_t *v,
   json_t *count = json_object_get(v, "count");
   if (!json_is_object(v) || !json_is_integer(count) ||
       json_integer_value(count) <= 0 ||
-      (a->rate_window_ms = duration_ms(json_object_get(v, "window"))) < 0) {
+      (a->rate_window_ms =
+           lf_catalog_duration_ms(json_object_get(v, "window"))) < 0) {
     problem(L,
             "%s: expected {\"count\": N > 0, \"window\": \"1m\"} (units ms, "
             "s, m, h, d) (action \"%s\")",
@@ -164,7 +164,8 @@ static void read_budget(loader_t *L, lf_catalog_action_t *a, json_t *v,
   json_t *limit = json_object_get(v, "limit");
   if (!json_is_object(v) || !json_is_string(arg) || !json_is_number(limit) ||
       json_number_value(limit) <= 0 ||
-      (a->budget_window_ms = duration_ms(json_object_get(v, "window"))) < 0) {
+      (a->budget_window_ms =
+           lf_catalog_duration_ms(json_object_get(v, "window"))) < 0) {
     problem(L,
             "%s: expected {\"argument\": NAME, \"limit\": N > 0, \"window\": "
             "\"1d\"} (action \"%s\")",
@@ -243,7 +244,7 @@ static void read_extensions(loader_t *L, lf_catalog_action_t *a, json_t *x,
     read_budget(L, a, v, schema, p);
   }
   if ((v = json_object_get(x, "idempotency_ttl")) &&
-      (a->idempotency_ttl_ms = duration_ms(v)) < 0)
+      (a->idempotency_ttl_ms = lf_catalog_duration_ms(v)) < 0)
     problem(L,
             "%s/idempotency_ttl: expected a duration such as \"24h\" "
             "(action \"%s\")",

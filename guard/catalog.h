@@ -83,6 +83,8 @@ int lf_catalog_shadow(const lf_catalog_t *cat);
 const lf_catalog_action_t *lf_catalog_find(const lf_catalog_t *cat,
                                            const char *name);
 const char *lf_risk_name(lf_risk_t risk);
+/* "250ms", "30s", "5m", "2h", "1d" into milliseconds; -1 when malformed. */
+int64_t lf_catalog_duration_ms(const json_t *v);
 
 /* Parses arguments_json and validates it against the action's schema,
  * adding every problem to reasons (malformed_arguments when it is not a

@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "llm_server.h"
 #include "sign.h"
 #include "support.h"
 #include "util.h"
@@ -133,11 +137,129 @@ START_TEST(only_what_the_guard_approved_runs) {
 }
 END_TEST
 
+/* A catalog whose actions call the test's server over HTTP. */
+static void write_catalog(char *path, unsigned port) {
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f,
+          "{\"version\": \"http-1\", \"actions\": ["
+          "{\"name\": \"pay_invoice\", \"description\": \"Pays.\", "
+          "\"inputSchema\": {\"type\": \"object\", \"properties\": "
+          "{\"invoice_id\": {\"type\": \"string\"}, \"amount\": {\"type\": "
+          "\"number\"}}, \"required\": [\"invoice_id\", \"amount\"]}, "
+          "\"x-lamfleet\": {\"executor\": {\"kind\": \"http\", \"method\": "
+          "\"POST\", \"url\": "
+          "\"http://127.0.0.1:%u/v1/invoices/{invoice_id}/pay\", "
+          "\"allow_internal\": [\"127.0.0.1:%u\"], \"headers\": "
+          "{\"Authorization\": \"Bearer ${LF_TEST_PAY_TOKEN}\"}, "
+          "\"response_headers\": [\"x-receipt\"], \"timeout\": \"5s\", "
+          "\"retries\": 2}}},"
+          "{\"name\": \"poke_loopback\", \"description\": \"Refused.\", "
+          "\"inputSchema\": {\"type\": \"object\"}, \"x-lamfleet\": "
+          "{\"executor\": {\"kind\": \"http\", \"url\": "
+          "\"http://127.0.0.1:%u/v1/poke\"}}}]}",
+          port, port, port);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static lf_observation_t *observation(lf_test_env_t *env, const char *key,
+                                     size_t n, lf_test_records_t *keep) {
+  *keep = lf_test_read(env, LF_TOPIC_OBSERVATIONS, n, 30000, lf_test_match_goal,
+                       (void *)key);
+  ck_assert_uint_eq(keep->n, n);
+  return (lf_observation_t *)keep->v[n - 1].pb;
+}
+
+START_TEST(http_actions_reach_only_what_they_may) {
+  lf_test_env_t env;
+  char path[] = "/tmp/lamfleet-http-catalog-XXXXXX", setting[128];
+  unsigned port = 0;
+  lf_llm_server_t *srv = lf_llm_server_start();
+  ck_assert_int_eq(sscanf(lf_llm_server_url(srv), "http://127.0.0.1:%u", &port),
+                   1);
+  write_catalog(path, port);
+  snprintf(setting, sizeof(setting), "executor.catalog=%s", path);
+  const char *const settings[] = {"signing.keys=" KEY_A, setting, NULL};
+  setenv("LF_TEST_PAY_TOKEN", "tok-123", 1);
+  lf_keyring_t *ka = keyring(KEY_A);
+  lf_test_records_t r;
+  approval_t p;
+  lf_test_env_start_with(&env, EXECUTOR, settings);
+
+  /* a 503 is retried with the same Idempotency-Key; the 201 is observed */
+  lf_llm_server_push(srv, 503, "{\"error\":\"busy\"}", 0, NULL);
+  lf_llm_server_push(srv, 201, "{\"paid\":true}", 0, NULL);
+  approve(&p, "x-pay", "pay_invoice",
+          "{\"invoice_id\":\"INV/7\",\"amount\":5}");
+  sign(ka, &p);
+  publish(&env, &p);
+  lf_observation_t *o = observation(&env, "x-pay", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  json_t *res = json_loads(o->result_json, 0, NULL);
+  ck_assert_int_eq(json_integer_value(json_object_get(res, "status")), 201);
+  ck_assert(
+      json_is_true(json_object_get(json_object_get(res, "body"), "paid")));
+  json_decref(res);
+  lf_test_records_free(&r);
+  lf_llm_request_t *q;
+  size_t n = lf_llm_server_requests(srv, &q);
+  ck_assert_uint_eq(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    /* the server decodes the path: INV%2F7 on the wire (see http_guard) */
+    ck_assert_str_eq(q[i].path, "/v1/invoices/INV/7/pay");
+    ck_assert_str_eq(q[i].idempotency_key, "x-pay:0");
+    ck_assert_str_eq(q[i].authorization, "Bearer tok-123");
+    ck_assert_str_eq(q[i].body, "{\"invoice_id\":\"INV/7\",\"amount\":5}");
+  }
+  lf_llm_requests_free(q, n);
+
+  /* delivered again: the stored observation, not a second payment */
+  publish(&env, &p);
+  o = observation(&env, "x-pay", 2, &r);
+  ck_assert_int_eq(o->status, LF_OBS_SUCCEEDED);
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_llm_server_total(srv), 2);
+
+  /* a status the binding does not accept fails the action */
+  lf_llm_server_push(srv, 402, "{\"error\":\"insufficient funds\"}", 0, NULL);
+  approve(&p, "x-402", "pay_invoice",
+          "{\"invoice_id\":\"INV-8\",\"amount\":9}");
+  sign(ka, &p);
+  publish(&env, &p);
+  o = observation(&env, "x-402", 1, &r);
+  ck_assert_int_eq(o->status, LF_OBS_FAILED);
+  ck_assert_msg(strstr(o->error, "HTTP 402") &&
+                    strstr(o->error, "insufficient funds"),
+                "%s", o->error);
+  lf_test_records_free(&r);
+
+  /* loopback without allow_internal: refused before connecting */
+  approve(&p, "x-poke", "poke_loopback", "{}");
+  sign(ka, &p);
+  publish(&env, &p);
+  o = observation(&env, "x-poke", 1, &r);
+  ck_assert_int_eq(o->status, LF_OBS_FAILED);
+  ck_assert_msg(strstr(o->error, "refused to connect") &&
+                    strstr(o->error, "loopback"),
+                "%s", o->error);
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_llm_server_total(srv), 3);
+
+  lf_keyring_destroy(ka);
+  lf_test_env_stop(&env);
+  lf_llm_server_stop(srv);
+  unlink(path);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("executor");
   TCase *tc = tcase_create("executor");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, only_what_the_guard_approved_runs);
+  tcase_add_test(tc, http_actions_reach_only_what_they_may);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

@@ -71,12 +71,13 @@ static void free_fields(lf_llm_request_t *r, size_t n) {
     free(r[i].path);
     free(r[i].body);
     free(r[i].authorization);
+    free(r[i].idempotency_key);
   }
 }
 
 /* Called with the lock held. */
 static void record(lf_llm_server_t *s, const char *url, const conn_t *u,
-                   const char *auth) {
+                   const char *auth, const char *idem) {
   s->total++;
   if (s->nreqs == MAX_REQUESTS)
     return;
@@ -84,6 +85,7 @@ static void record(lf_llm_server_t *s, const char *url, const conn_t *u,
   r->path = dup_str(url);
   r->body = dup_str(u->data ? u->data : "");
   r->authorization = dup_str(auth);
+  r->idempotency_key = dup_str(idem);
   r->at_ms = mono_ms();
 }
 
@@ -232,7 +234,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   pthread_mutex_lock(&s->lock);
   record(s, url, u,
-         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"));
   u->a = strcmp(method, "POST") ? (answer_t){405, 0, dup_str("{}"), NULL, NULL}
                                 : next_answer(s, u);
   u->answered = 1;
@@ -429,6 +432,7 @@ size_t lf_llm_server_requests(lf_llm_server_t *s, lf_llm_request_t **out) {
     (*out)[i].path = dup_str(s->reqs[i].path);
     (*out)[i].body = dup_str(s->reqs[i].body);
     (*out)[i].authorization = dup_str(s->reqs[i].authorization);
+    (*out)[i].idempotency_key = dup_str(s->reqs[i].idempotency_key);
     (*out)[i].at_ms = s->reqs[i].at_ms;
   }
   pthread_mutex_unlock(&s->lock);

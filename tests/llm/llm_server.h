@@ -15,7 +15,7 @@
 typedef struct lf_llm_server lf_llm_server_t;
 
 typedef struct lf_llm_request {
-  char *path, *body, *authorization;
+  char *path, *body, *authorization, *idempotency_key;
   int64_t at_ms; /* monotonic, when the request had fully arrived */
 } lf_llm_request_t;
 

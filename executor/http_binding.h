@@ -1,0 +1,50 @@
+/* An action's HTTP binding, from its catalog entry's x-lamfleet.executor:
+ *   {"kind": "http", "method": "POST",
+ *    "url": "https://api.example.com/v1/invoices/{invoice_id}/pay",
+ *    "headers": {"Authorization": "Bearer ${PAYMENTS_TOKEN}"},
+ *    "timeout": "10s", "retries": 2, "accept": [200, 201],
+ *    "redirects": 0, "max_response_bytes": 1048576,
+ *    "response_headers": ["content-type", "location"],
+ *    "allow": ["https://api.example.com/v1/"],
+ *    "allow_internal": ["10.0.0.7:443"]}
+ * Header values may name environment variables (${NAME}), read when the
+ * action runs, so that secrets never sit in the catalog. The allowlist
+ * defaults to the template's own scheme, host, port and fixed path. */
+#ifndef LF_EXECUTOR_HTTP_BINDING_H
+#define LF_EXECUTOR_HTTP_BINDING_H
+
+#include <jansson.h>
+
+#include "lf_err.h"
+#include "url.h"
+
+typedef struct lf_http_binding {
+  char *method, *url;
+  json_t *headers;          /* name -> value template */
+  json_t *response_headers; /* names, lower case */
+  long timeout_ms, backoff_ms;
+  int retries, redirects;
+  size_t max_response;
+  int accept[16];
+  size_t naccept; /* 0: any 2xx */
+  lf_url_allow_t *allow;
+  size_t nallow;
+  char **internal; /* "ADDR:PORT" allowed despite being internal */
+  size_t ninternal;
+  json_t *spec; /* owns the strings the allowlist points into */
+} lf_http_binding_t;
+
+/* NULL with errstr naming the field (e.g. "executor/url: ...") when the
+ * binding is not a valid http binding. */
+lf_http_binding_t *lf_http_binding_parse(const json_t *spec, char *errstr,
+                                         size_t errstr_size);
+void lf_http_binding_destroy(lf_http_binding_t *b);
+
+/* Whether status is accepted as success. */
+int lf_http_binding_accepts(const lf_http_binding_t *b, long status);
+
+/* A header value with ${NAME} replaced from the environment; NULL with
+ * errstr when a variable is not set or on no memory. Free with free(). */
+char *lf_http_header_value(const char *tmpl, char *errstr, size_t errstr_size);
+
+#endif
