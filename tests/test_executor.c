@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "llm_server.h"
@@ -254,12 +256,90 @@ START_TEST(http_actions_reach_only_what_they_may) {
 }
 END_TEST
 
+static pid_t spawn_executor(lf_test_env_t *env, const char *catalog) {
+  char boot[512], redis[256], cat[512];
+  snprintf(boot, sizeof(boot), "%s", lf_stack_bootstraps(env->stack));
+  snprintf(redis, sizeof(redis), "redis.url=%s",
+           lf_stack_redis_url(env->stack));
+  snprintf(cat, sizeof(cat), "executor.catalog=%s", catalog);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (!pid) {
+    execl(LF_EXECUTOR_PATH, "lamfleet-executor", "-b", boot, "-X", redis, "-X",
+          "signing.keys=" KEY_A, "-X", cat, "-X",
+          "kafka.session.timeout.ms=6000", "-X", "log.level=error",
+          (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Killed between the HTTP call and its commit, the executor's successor
+ * makes the call again with the same Idempotency-Key (a downstream that
+ * honours it pays once) and the goal gets one observation. */
+START_TEST(a_killed_executor_is_taken_over) {
+  lf_test_env_t env;
+  char path[] = "/tmp/lamfleet-http-catalog-XXXXXX", setting[128], errstr[512];
+  unsigned port = 0;
+  lf_llm_server_t *srv = lf_llm_server_start();
+  ck_assert_int_eq(sscanf(lf_llm_server_url(srv), "http://127.0.0.1:%u", &port),
+                   1);
+  write_catalog(path, port);
+  snprintf(setting, sizeof(setting), "executor.catalog=%s", path);
+  const char *const settings[] = {"signing.keys=" KEY_A, setting,
+                                  "kafka.session.timeout.ms=6000", NULL};
+  setenv("LF_TEST_PAY_TOKEN", "tok-123", 1);
+  lf_keyring_t *ka = keyring(KEY_A);
+  lf_test_records_t r;
+  approval_t p;
+  lf_test_env_start_with(&env, 0, settings);
+  pid_t child = spawn_executor(&env, path);
+
+  lf_llm_server_push(srv, 201, "{\"paid\":\"late\"}", 3000, NULL);
+  lf_llm_server_push(srv, 201, "{\"paid\":true}", 0, NULL);
+  approve(&p, "x-crash", "pay_invoice",
+          "{\"invoice_id\":\"INV-9\",\"amount\":1}");
+  sign(ka, &p);
+  publish(&env, &p);
+  for (int i = 0; i < 600 && !lf_llm_server_total(srv); i++)
+    usleep(50000);
+  ck_assert_uint_eq(lf_llm_server_total(srv), 1);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+
+  ck_assert_int_eq(lf_stack_start_worker(env.stack, LF_KIND_EXECUTOR, errstr,
+                                         sizeof(errstr)),
+                   LF_OK);
+  lf_observation_t *o = observation(&env, "x-crash", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  ck_assert_ptr_nonnull(strstr(o->result_json, "\"paid\":true"));
+  lf_test_records_free(&r);
+  lf_llm_request_t *q;
+  size_t n = lf_llm_server_requests(srv, &q);
+  ck_assert_uint_eq(n, 2);
+  ck_assert_str_eq(q[0].idempotency_key, "x-crash:0");
+  ck_assert_str_eq(q[1].idempotency_key, "x-crash:0");
+  lf_llm_requests_free(q, n);
+  sleep(4); /* the first call's answer went to nobody */
+  r = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 2, 2000, lf_test_match_goal,
+                   "x-crash");
+  ck_assert_uint_eq(r.n, 1);
+  lf_test_records_free(&r);
+
+  lf_keyring_destroy(ka);
+  lf_test_env_stop(&env);
+  lf_llm_server_stop(srv);
+  unlink(path);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("executor");
   TCase *tc = tcase_create("executor");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, only_what_the_guard_approved_runs);
   tcase_add_test(tc, http_actions_reach_only_what_they_may);
+  tcase_add_test(tc, a_killed_executor_is_taken_over);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
