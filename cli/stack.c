@@ -9,6 +9,7 @@
 #include "executor.h"
 #include "guard.h"
 #include "log.h"
+#include "payments.h"
 #include "planner.h"
 #include "redis_server.h"
 #include "sign.h"
@@ -24,6 +25,7 @@ struct lf_stack {
   lf_conf_t *conf;
   lf_mock_t *mock;
   lf_redis_server_t *redis;
+  lf_payments_t *payments;
   runner_t runners[LF_KIND__CNT];
 };
 
@@ -138,8 +140,12 @@ lf_stack_t *lf_stack_start(lf_conf_t *conf, unsigned workers, char *errstr,
     return NULL;
   }
   s->conf = conf;
-  if (start_servers(s, errstr, errstr_size))
+  if (start_servers(s, errstr, errstr_size) ||
+      !(s->payments = lf_payments_start(errstr, errstr_size)))
     goto fail;
+  /* The sample catalog's pay_invoice reaches it through this variable,
+   * set before any worker thread reads the environment. */
+  setenv("DEMO_PAYMENTS_ADDR", lf_payments_addr(s->payments), 1);
   for (int k = 0; k < LF_KIND__CNT; k++)
     if ((workers & (1u << k)) &&
         lf_stack_start_worker(s, (lf_kind_t)k, errstr, errstr_size))
@@ -158,6 +164,7 @@ void lf_stack_stop(lf_stack_t *s) {
     lf_stack_stop_worker(s, (lf_kind_t)k);
   lf_mock_destroy(s->mock);
   lf_redis_server_stop(s->redis);
+  lf_payments_stop(s->payments);
   free(s);
 }
 
@@ -171,6 +178,10 @@ const char *lf_stack_redis_url(const lf_stack_t *s) {
 
 lf_mock_t *lf_stack_mock(lf_stack_t *s) {
   return s->mock;
+}
+
+lf_payments_t *lf_stack_payments(lf_stack_t *s) {
+  return s->payments;
 }
 
 struct lf_redis_server *lf_stack_redis_server(lf_stack_t *s) {

@@ -1,13 +1,15 @@
 /* The embedded stack: everything on one machine with nothing installed by
  * hand. librdkafka's mock cluster on loopback (unless
  * kafka.bootstrap.servers is given), a redis-server child on a free port
- * (unless redis.url is given), and one worker of each kind, each in its own
- * thread. Used by `lamfleet dev`, `lamfleet demo`, the tests and benches. */
+ * (unless redis.url is given), a sample payments service on loopback
+ * (cli/payments.h), and one worker of each kind, each in its own thread. Used
+ * by `lamfleet dev`, `lamfleet demo`, the tests and benches. */
 #ifndef LF_STACK_H
 #define LF_STACK_H
 
 #include "config.h"
 #include "mock.h"
+#include "payments.h"
 #include "worker.h"
 
 typedef enum lf_kind {
@@ -29,6 +31,8 @@ void lf_stack_stop(lf_stack_t *s);
 const char *lf_stack_bootstraps(const lf_stack_t *s);
 const char *lf_stack_redis_url(const lf_stack_t *s);
 lf_mock_t *lf_stack_mock(lf_stack_t *s); /* NULL with an external Kafka */
+/* The sample payments service (DEMO_PAYMENTS_ADDR). */
+lf_payments_t *lf_stack_payments(lf_stack_t *s);
 /* The embedded redis-server, NULL with an external Redis. */
 struct lf_redis_server *lf_stack_redis_server(lf_stack_t *s);
 /* The running worker of a kind, or NULL. */

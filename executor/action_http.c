@@ -111,8 +111,8 @@ static int add_headers(job_t *j) {
       !curl_slist_append(j->headers, "Content-Type: application/json"))
     return fail(j, "%s", "out of memory");
   json_object_foreach((json_t *)b->headers, name, v) {
-    char *value = json_is_string(v) ? lf_http_header_value(json_string_value(v),
-                                                           why, sizeof(why))
+    char *value = json_is_string(v) ? lf_http_env_expand(json_string_value(v),
+                                                         why, sizeof(why))
                                     : NULL;
     if (!value)
       return fail(j, "%s", json_is_string(v) ? why : "header is not a string");

@@ -194,12 +194,19 @@ static lf_err_t parse_scalars(lf_http_binding_t *b, const json_t *spec,
              m);
     return LF_ERR_INVALID;
   }
+  char why[256];
   if (!url) {
     snprintf(errstr, errstr_size, "executor/url: required (a URL template)");
     return LF_ERR_INVALID;
   }
-  if (lf_url_template_check(url, errstr, errstr_size))
-    return LF_ERR_INVALID; /* errstr starts with "url: " */
+  if (!(b->url = lf_http_env_expand(url, why, sizeof(why)))) {
+    snprintf(errstr, errstr_size, "executor/url: %s", why);
+    return LF_ERR_INVALID;
+  }
+  if (lf_url_template_check(b->url, why, sizeof(why))) {
+    snprintf(errstr, errstr_size, "executor/%s", why);
+    return LF_ERR_INVALID;
+  }
   if (ms <= 0) {
     snprintf(errstr, errstr_size,
              "executor/timeout: expected a duration such as \"10s\"");
@@ -218,7 +225,7 @@ static lf_err_t parse_scalars(lf_http_binding_t *b, const json_t *spec,
   }
   b->max_response = (size_t)max;
   b->backoff_ms = 200;
-  if (!(b->method = strdup(m ? m : "POST")) || !(b->url = strdup(url)))
+  if (!(b->method = strdup(m ? m : "POST")))
     return LF_ERR_NOMEM;
   return LF_OK;
 }
@@ -255,6 +262,15 @@ lf_http_binding_t *lf_http_binding_parse(const json_t *spec, char *errstr,
   if (!err)
     err = strings(json_object_get(spec, "allow_internal"), "allow_internal",
                   &b->internal, &b->ninternal, errstr, errstr_size);
+  for (size_t i = 0; !err && i < b->ninternal; i++) {
+    char why[256], *v = lf_http_env_expand(b->internal[i], why, sizeof(why));
+    if (!v) {
+      snprintf(errstr, errstr_size, "executor/allow_internal/%zu: %s", i, why);
+      err = LF_ERR_INVALID;
+    }
+    free(b->internal[i]);
+    b->internal[i] = v;
+  }
   if (!err) {
     b->headers = h ? json_incref((json_t *)h) : json_object();
     b->response_headers = rh ? json_incref((json_t *)rh)
@@ -280,7 +296,7 @@ int lf_http_binding_accepts(const lf_http_binding_t *b, long status) {
   return 0;
 }
 
-char *lf_http_header_value(const char *tmpl, char *errstr, size_t errstr_size) {
+char *lf_http_env_expand(const char *tmpl, char *errstr, size_t errstr_size) {
   size_t cap = strlen(tmpl) + 1, len = 0;
   char *out = malloc(cap);
   for (const char *p = tmpl; out && *p;) {

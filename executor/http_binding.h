@@ -8,7 +8,9 @@
  *    "allow": ["https://api.example.com/v1/"],
  *    "allow_internal": ["10.0.0.7:443"]}
  * Header values may name environment variables (${NAME}), read when the
- * action runs, so that secrets never sit in the catalog. The allowlist
+ * action runs, so that secrets never sit in the catalog; so may the url's
+ * and allow_internal's fixed parts (read once, at load: where a service
+ * runs is configuration, never an argument). The allowlist
  * defaults to the template's own scheme, host, port and fixed path. */
 #ifndef LF_EXECUTOR_HTTP_BINDING_H
 #define LF_EXECUTOR_HTTP_BINDING_H
@@ -43,8 +45,10 @@ void lf_http_binding_destroy(lf_http_binding_t *b);
 /* Whether status is accepted as success. */
 int lf_http_binding_accepts(const lf_http_binding_t *b, long status);
 
-/* A header value with ${NAME} replaced from the environment; NULL with
- * errstr when a variable is not set or on no memory. Free with free(). */
-char *lf_http_header_value(const char *tmpl, char *errstr, size_t errstr_size);
+/* tmpl with ${NAME} replaced from the environment (header values when an
+ * action runs; url and allow_internal when the binding is loaded); NULL
+ * with errstr when a variable is not set or on no memory. Free with
+ * free(). */
+char *lf_http_env_expand(const char *tmpl, char *errstr, size_t errstr_size);
 
 #endif

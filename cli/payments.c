@@ -1,0 +1,143 @@
+#include "payments.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 4096
+
+typedef struct paid {
+  char *key, *answer;
+} paid_t;
+
+struct lf_payments {
+  struct MHD_Daemon *d;
+  char addr[64];
+  pthread_mutex_t lock;
+  uint64_t requests;
+  paid_t paid[MAX_KEYS];
+  size_t npaid;
+};
+
+/* The first answer for key, made now when the key is new. NULL: full or
+ * no memory. Called with the lock held. */
+static const char *pay(lf_payments_t *p, const char *key, const char *url) {
+  char invoice[128] = "", answer[320];
+  for (size_t i = 0; i < p->npaid; i++)
+    if (!strcmp(p->paid[i].key, key))
+      return p->paid[i].answer;
+  if (p->npaid == MAX_KEYS)
+    return NULL;
+  sscanf(url, "/v1/invoices/%127[^/]/pay", invoice);
+  snprintf(answer, sizeof(answer),
+           "{\"invoice\":\"%s\",\"paid\":true,\"receipt\":\"r-%zu\"}", invoice,
+           p->npaid + 1);
+  paid_t *e = &p->paid[p->npaid];
+  if (!(e->key = strdup(key)) || !(e->answer = strdup(answer))) {
+    free(e->key);
+    return NULL;
+  }
+  p->npaid++;
+  return e->answer;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
+                             const char *body) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *data,
+                                  size_t *size, void **state) {
+  lf_payments_t *p = cls;
+  static int started;
+  (void)version;
+  (void)data;
+  if (!*state) { /* headers only */
+    *state = &started;
+    return MHD_YES;
+  }
+  if (*size) { /* the body is not needed: the URL names the invoice */
+    *size = 0;
+    return MHD_YES;
+  }
+  const char *key =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+  if (strcmp(method, "POST") || strncmp(url, "/v1/invoices/", 13))
+    return reply(c, 404, "{\"error\":\"no such endpoint\"}");
+  if (!key || !*key)
+    return reply(c, 400, "{\"error\":\"Idempotency-Key is required\"}");
+  pthread_mutex_lock(&p->lock);
+  p->requests++;
+  const char *answer = pay(p, key, url);
+  enum MHD_Result ret =
+      answer ? reply(c, 201, answer) : reply(c, 503, "{\"error\":\"full\"}");
+  pthread_mutex_unlock(&p->lock);
+  return ret;
+}
+
+lf_payments_t *lf_payments_start(char *errstr, size_t errstr_size) {
+  lf_payments_t *p = calloc(1, sizeof(*p));
+  struct sockaddr_in a = {0};
+  if (!p) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&p->lock, NULL);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  p->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0,
+                          NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR,
+                          (struct sockaddr *)&a, MHD_OPTION_END);
+  const union MHD_DaemonInfo *info =
+      p->d ? MHD_get_daemon_info(p->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+  if (!info || !info->port) {
+    snprintf(errstr, errstr_size, "cannot start the sample payments service");
+    lf_payments_stop(p);
+    return NULL;
+  }
+  snprintf(p->addr, sizeof(p->addr), "127.0.0.1:%u", (unsigned)info->port);
+  return p;
+}
+
+void lf_payments_stop(lf_payments_t *p) {
+  if (!p)
+    return;
+  if (p->d)
+    MHD_stop_daemon(p->d);
+  for (size_t i = 0; i < p->npaid; i++) {
+    free(p->paid[i].key);
+    free(p->paid[i].answer);
+  }
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
+
+const char *lf_payments_addr(const lf_payments_t *p) {
+  return p->addr;
+}
+
+uint64_t lf_payments_requests(lf_payments_t *p) {
+  pthread_mutex_lock(&p->lock);
+  uint64_t n = p->requests;
+  pthread_mutex_unlock(&p->lock);
+  return n;
+}
+
+uint64_t lf_payments_made(lf_payments_t *p) {
+  pthread_mutex_lock(&p->lock);
+  uint64_t n = p->npaid;
+  pthread_mutex_unlock(&p->lock);
+  return n;
+}
