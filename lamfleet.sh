@@ -5,7 +5,7 @@
 #   ./lamfleet.sh dev             the embedded stack until Ctrl-C
 #   ./lamfleet.sh test            the whole test suite
 #   ./lamfleet.sh test-sanitize   the suite under ASan + UBSan
-#   ./lamfleet.sh bench [fleet|guard|planner] [ARGS]  the benchmarks
+#   ./lamfleet.sh bench [fleet|guard|planner|executor] [ARGS]  the benchmarks
 #   ./lamfleet.sh format          apply .clang-format to every C file
 #   ./lamfleet.sh fuzz [SECONDS]  the libFuzzer targets, each for SECONDS
 set -euo pipefail
@@ -64,10 +64,12 @@ bench)
   guard) shift; exec build/bench/lamfleet-bench-guard "$@" ;;
   fleet) shift; exec build/bench/lamfleet-bench "$@" ;;
   planner) shift; exec build/bench/lamfleet-bench-planner "$@" ;;
+  executor) shift; exec build/bench/lamfleet-bench-executor "$@" ;;
   *)
     build/bench/lamfleet-bench "$@"
     build/bench/lamfleet-bench-guard
-    exec build/bench/lamfleet-bench-planner
+    build/bench/lamfleet-bench-planner
+    exec build/bench/lamfleet-bench-executor
     ;;
   esac
   ;;

@@ -18,73 +18,9 @@
 
 #include "common.h"
 #include "follow.h"
-#include "llm_server.h"
+#include "server.h"
 #include "util.h"
 #include "worker.h"
-
-typedef struct server { /* the child and the pipes to talk to it */
-  pid_t pid;
-  FILE *to, *from;
-  char url[128];
-} server_t;
-
-/* The child answers one line per command: "p" pending now, "q" its totals
- * (then exits). */
-static void serve(int in, int out, int delay, int rounds) {
-  lf_llm_server_t *s = lf_llm_server_start();
-  FILE *from = fdopen(in, "r"), *to = fdopen(out, "w");
-  char line[16];
-  if (!from || !to)
-    exit(1);
-  lf_llm_server_agent(s, delay, rounds, "echo", "message");
-  fprintf(to, "%s\n", lf_llm_server_url(s));
-  fflush(to);
-  while (fgets(line, sizeof(line), from) && line[0] == 'p') {
-    fprintf(to, "%zu\n", lf_llm_server_pending(s));
-    fflush(to);
-  }
-  fprintf(to, "%llu %zu\n", (unsigned long long)lf_llm_server_total(s),
-          lf_llm_server_max_pending(s));
-  fflush(to);
-  lf_llm_server_stop(s);
-  exit(0);
-}
-
-static void server_start(server_t *sv, int delay, int rounds) {
-  int down[2], up[2];
-  if (pipe(down) || pipe(up))
-    die("pipe");
-  if ((sv->pid = fork()) < 0)
-    die("fork");
-  if (!sv->pid) {
-    close(down[1]);
-    close(up[0]);
-    serve(down[0], up[1], delay, rounds);
-  }
-  close(down[0]);
-  close(up[1]);
-  sv->to = fdopen(down[1], "w");
-  sv->from = fdopen(up[0], "r");
-  if (!sv->to || !sv->from || !fgets(sv->url, sizeof(sv->url), sv->from))
-    die("LLM server");
-  sv->url[strcspn(sv->url, "\n")] = '\0';
-}
-
-static long server_ask(server_t *sv, const char *cmd, long *second) {
-  char line[64];
-  long a = 0;
-  fprintf(sv->to, "%s\n", cmd);
-  fflush(sv->to);
-  if (!fgets(line, sizeof(line), sv->from) ||
-      sscanf(line, "%ld %ld", &a, second) < 1)
-    die("LLM server");
-  return a;
-}
-
-static void set(lf_conf_t *conf, const char *key, const char *value) {
-  if (lf_conf_set(conf, key, value, errstr, sizeof(errstr)))
-    die(key);
-}
 
 /* Heap in use (malloc's view, so freed memory counts as freed). */
 static size_t heap_in_use(void) {
