@@ -69,11 +69,7 @@ static long await(lf_follow_t *f, server_t *sv, long n, long *peak) {
   int64_t next = 0;
   while (got < n && idle < 600) {
     lf_event_t ev;
-    if (lf_monotonic_ms() >= next) {
-      long now = server_ask(sv, "p", &(long){0});
-      *peak = now > *peak ? now : *peak;
-      next = lf_monotonic_ms() + 20;
-    }
+    server_sample(sv, &next, peak);
     if (!lf_follow_next(f, 100, &ev)) {
       idle++;
       continue;

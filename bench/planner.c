@@ -55,14 +55,8 @@ static long follow(lf_follow_t *f, server_t *sv, long n, peak_t *pk) {
   int64_t next = 0;
   while (got < n && idle < 600) {
     lf_event_t ev;
-    if (lf_monotonic_ms() >= next) {
-      long now = server_ask(sv, "p", &(long){0});
-      if (now > pk->inflight) {
-        pk->inflight = now;
-        pk->heap = heap_in_use();
-      }
-      next = lf_monotonic_ms() + 50;
-    }
+    if (server_sample(sv, &next, &pk->inflight))
+      pk->heap = heap_in_use();
     if (!lf_follow_next(f, 100, &ev)) {
       idle++;
       continue;

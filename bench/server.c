@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "llm_server.h"
+#include "util.h"
 
 /* The child answers one line per command: "p" pending now, "q" its totals
  * (then exits). */
@@ -63,4 +64,16 @@ long server_ask(server_t *sv, const char *cmd, long *second) {
 void set(lf_conf_t *conf, const char *key, const char *value) {
   if (lf_conf_set(conf, key, value, errstr, sizeof(errstr)))
     die(key);
+}
+
+int server_sample(server_t *sv, int64_t *next_ms, long *peak) {
+  long second = 0;
+  if (lf_monotonic_ms() < *next_ms)
+    return 0;
+  *next_ms = lf_monotonic_ms() + 20;
+  long now = server_ask(sv, "p", &second);
+  if (now <= *peak)
+    return 0;
+  *peak = now;
+  return 1;
 }
