@@ -158,6 +158,10 @@ const lf_prop_t lf_props[] = {
     {"executor.catalog", LF_PROP_STR, "", 0, 0, NULL, 0,
      "Catalog of the actions the executor runs (empty: guard.catalog). "
      "An approved action missing from it is refused."},
+    {"executor.lease.ms", LF_PROP_INT, "60000", 100, I64, NULL, 0,
+     "How long an executor holds an action it runs before another may take "
+     "it over (its executor presumed dead): longer than the slowest action, "
+     "retries included."},
     {"executor.result.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
      "How long an executed action's observation is kept for re-delivery."},
     {"executor.sleep.max.ms", LF_PROP_INT, "60000", 0, 3600000, NULL, 0,

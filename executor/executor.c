@@ -9,6 +9,7 @@
 #include "builtins.h"
 #include "log.h"
 #include "redis.h"
+#include "runstate.h"
 #include "util.h"
 #include "verify.h"
 
@@ -31,6 +32,8 @@ typedef struct executor {
   job_t *jobs;
   lf_http_call_t *calls;
   json_t **args; /* of the calls */
+  lf_run_t *runs;
+  int64_t lease_ms;
   size_t cap;
 } executor_t;
 
@@ -45,6 +48,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   }
   x->w = w;
   x->ttl_s = lf_conf_get_int(lf_worker_conf(w), "executor.result.ttl.s");
+  x->lease_ms = lf_conf_get_int(lf_worker_conf(w), "executor.lease.ms");
   if (!(x->gate = lf_exec_gate_new(lf_worker_conf(w), errstr, errstr_size)) ||
       !(x->actions = lf_actions_new(lf_exec_gate_catalog(x->gate), errstr,
                                     errstr_size)) ||
@@ -66,6 +70,7 @@ static void executor_close(void *ctx) {
   free(x->jobs);
   free(x->calls);
   free(x->args);
+  free(x->runs);
   free(x);
 }
 
@@ -146,47 +151,58 @@ static lf_err_t run_http(executor_t *x, job_t *jobs, size_t n, size_t ncalls,
   return err;
 }
 
-static lf_err_t lookup_stored(executor_t *x, job_t *jobs, size_t n,
-                              char *errstr, size_t errstr_size) {
-  const char *prefix = lf_redis_prefix(x->redis);
-  lf_err_t err = LF_OK;
-  for (size_t i = 0; i < n && !err; i++)
-    if (jobs[i].v)
-      err = lf_redis_append(x->redis, errstr, errstr_size, "GET %sobs:%s:%s",
-                            prefix, jobs[i].v->action->tenant,
-                            jobs[i].v->idempotency_key);
+/* Jobs sharing an earlier job's tenant and key (a batch can hold the same
+ * record twice) are not claimed or run: they replay its observation. */
+static void mark_duplicates(job_t *jobs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; jobs[i].v && k < i && !jobs[i].dup_of; k++)
+      if (jobs[k].v && !jobs[k].dup_of &&
+          !strcmp(jobs[k].v->idempotency_key, jobs[i].v->idempotency_key) &&
+          !strcmp(jobs[k].v->action->tenant, jobs[i].v->action->tenant))
+        jobs[i].dup_of = k + 1;
+}
+
+/* Claims the batch's runs: done before (replayed), or ours now. One
+ * running elsewhere under a live lease fails the batch, which is retried
+ * later and then finds it done, or its lease expired. */
+static lf_err_t claim(executor_t *x, job_t *jobs, size_t n, char *errstr,
+                      size_t errstr_size) {
+  lf_run_t *runs = x->runs;
+  for (size_t i = 0; i < n; i++)
+    runs[i] = (lf_run_t){.tenant = jobs[i].v ? jobs[i].v->action->tenant : NULL,
+                         .key = jobs[i].v && !jobs[i].dup_of
+                                    ? jobs[i].v->idempotency_key
+                                    : NULL};
+  lf_err_t err = lf_run_claim(x->redis, runs, n, lf_worker_id(x->w),
+                              lf_now_ms(), x->lease_ms, errstr, errstr_size);
   for (size_t i = 0; i < n && !err; i++) {
-    redisReply *r;
-    if (!jobs[i].v || (err = lf_redis_reply(x->redis, &r, errstr, errstr_size)))
-      continue;
-    if (r->type == REDIS_REPLY_STRING && (jobs[i].obs = malloc(r->len + 1))) {
-      memcpy(jobs[i].obs, r->str, r->len);
-      jobs[i].obs_len = r->len;
+    if (runs[i].state == LF_RUN_DONE) {
+      jobs[i].obs = runs[i].obs;
+      jobs[i].obs_len = runs[i].obs_len;
       jobs[i].replayed = 1;
-    } else if (r->type == REDIS_REPLY_STRING) {
-      err = LF_ERR_NOMEM;
-      snprintf(errstr, errstr_size, "out of memory");
+      runs[i].obs = NULL;
+    } else if (runs[i].state == LF_RUN_BUSY) {
+      snprintf(errstr, errstr_size,
+               "action %s (key %s) is running at %s for up to %lld ms more: "
+               "waiting for it",
+               jobs[i].v->action->action_id, jobs[i].v->idempotency_key,
+               runs[i].holder, (long long)(runs[i].until_ms - lf_now_ms()));
+      err = LF_ERR_TIMEOUT;
+    } else if (runs[i].took_over) {
+      lf_worker_count(x->w, "runs_taken_over", 1);
+      lf_warn(lf_worker_id(x->w),
+              "action %s (key %s): its executor's lease expired; running it "
+              "again with the same idempotency key (fence %lld)",
+              jobs[i].v->action->action_id, jobs[i].v->idempotency_key,
+              (long long)runs[i].fence);
     }
-    freeReplyObject(r);
   }
-  if (err)
-    lf_redis_discard(x->redis);
+  for (size_t i = 0; i < n; i++)
+    free(runs[i].obs); /* left only on error */
   return err;
 }
 
-/* 1 + an earlier job of this batch with the same key (run, or about to
- * be), or 0. */
-static size_t earlier(const job_t *jobs, size_t i) {
-  const lf_action_t *a = jobs[i].v->action;
-  for (size_t k = 0; k < i; k++)
-    if (jobs[k].v && (jobs[k].obs || jobs[k].call) && !jobs[k].dup_of &&
-        !strcmp(jobs[k].v->idempotency_key, jobs[i].v->idempotency_key) &&
-        !strcmp(jobs[k].v->action->tenant, a->tenant))
-      return k + 1;
-  return 0;
-}
-
-/* Jobs sharing an earlier job's key replay its observation. */
+/* Duplicates replay their first's observation. */
 static lf_err_t copy_duplicates(job_t *jobs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const job_t *prev = jobs[i].dup_of ? &jobs[jobs[i].dup_of - 1] : NULL;
@@ -201,24 +217,29 @@ static lf_err_t copy_duplicates(job_t *jobs, size_t n) {
   return LF_OK;
 }
 
-static lf_err_t store_new(executor_t *x, job_t *jobs, size_t n, char *errstr,
-                          size_t errstr_size) {
-  const char *prefix = lf_redis_prefix(x->redis);
-  lf_err_t err = LF_OK;
-  for (size_t i = 0; i < n && !err; i++)
-    if (jobs[i].store)
-      err = lf_redis_append(
-          x->redis, errstr, errstr_size, "SET %sobs:%s:%s %b EX %lld", prefix,
-          jobs[i].v->action->tenant, jobs[i].v->idempotency_key, jobs[i].obs,
-          jobs[i].obs_len, (long long)x->ttl_s);
-  for (size_t i = 0; i < n && !err; i++) {
-    redisReply *r;
-    if (jobs[i].store &&
-        !(err = lf_redis_reply(x->redis, &r, errstr, errstr_size)))
-      freeReplyObject(r);
+/* Stores the new observations under this run's fence. A run taken over
+ * meanwhile is not ours to report: its new executor publishes. */
+static lf_err_t finish(executor_t *x, job_t *jobs, size_t n, char *errstr,
+                       size_t errstr_size) {
+  lf_run_t *runs = x->runs;
+  for (size_t i = 0; i < n; i++) {
+    runs[i].obs = jobs[i].store ? jobs[i].obs : NULL;
+    runs[i].obs_len = jobs[i].obs_len;
   }
-  if (err)
-    lf_redis_discard(x->redis);
+  lf_err_t err =
+      lf_run_finish(x->redis, runs, n, x->ttl_s, errstr, errstr_size);
+  for (size_t i = 0; i < n; i++) {
+    runs[i].obs = NULL; /* the job's */
+    if (err || !runs[i].stale)
+      continue;
+    lf_worker_count(x->w, "results_refused_stale", 1);
+    lf_warn(lf_worker_id(x->w),
+            "action %s (key %s): taken over by another executor while it "
+            "ran here; this result is dropped",
+            jobs[i].v->action->action_id, jobs[i].v->idempotency_key);
+    free(jobs[i].obs);
+    jobs[i].obs = NULL;
+  }
   return err;
 }
 
@@ -256,22 +277,26 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
     job_t *jobs = realloc(x->jobs, n * sizeof(*jobs));
     lf_http_call_t *calls = jobs ? realloc(x->calls, n * sizeof(*calls)) : NULL;
     json_t **args = calls ? realloc(x->args, n * sizeof(*args)) : NULL;
+    lf_run_t *runs = args ? realloc(x->runs, n * sizeof(*runs)) : NULL;
     x->jobs = jobs ? jobs : x->jobs;
     x->calls = calls ? calls : x->calls;
     x->args = args ? args : x->args;
-    if (!args) {
+    x->runs = runs ? runs : x->runs;
+    if (!runs) {
       snprintf(errstr, errstr_size, "out of memory");
       return LF_ERR_NOMEM;
     }
     x->cap = n;
   }
   job_t *jobs = x->jobs;
-  if ((err = prepare(x, msgs, n, out, errstr, errstr_size)) ||
-      (err = lookup_stored(x, jobs, n, errstr, errstr_size)))
+  if ((err = prepare(x, msgs, n, out, errstr, errstr_size)))
+    goto done;
+  mark_duplicates(jobs, n);
+  if ((err = claim(x, jobs, n, errstr, errstr_size)))
     goto done;
   for (size_t i = 0; i < n && !err; i++) {
     const lf_http_binding_t *b;
-    if (!jobs[i].v || jobs[i].obs || (jobs[i].dup_of = earlier(jobs, i)))
+    if (!jobs[i].v || jobs[i].obs || jobs[i].dup_of)
       continue;
     if ((b = lf_actions_http(x->actions, jobs[i].v->action->name)))
       err = queue_http(x, b, &jobs[i], &ncalls);
@@ -283,11 +308,10 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
   else
     for (size_t i = 0; i < ncalls; i++)
       json_decref(x->args[i]);
-  if (!err)
-    err = copy_duplicates(jobs, n);
   /* The observation is stored before it is published: a redelivery then
    * finds it instead of running the action again. */
-  if (err || (err = store_new(x, jobs, n, errstr, errstr_size)))
+  if (err || (err = finish(x, jobs, n, errstr, errstr_size)) ||
+      (err = copy_duplicates(jobs, n)))
     goto done;
   for (size_t i = 0; i < n && !err; i++) {
     if (!jobs[i].obs)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "llm_server.h"
+#include "runstate.h"
 #include "sign.h"
 #include "support.h"
 #include "util.h"
@@ -267,8 +268,8 @@ static pid_t spawn_executor(lf_test_env_t *env, const char *catalog) {
   if (!pid) {
     execl(LF_EXECUTOR_PATH, "lamfleet-executor", "-b", boot, "-X", redis, "-X",
           "signing.keys=" KEY_A, "-X", cat, "-X",
-          "kafka.session.timeout.ms=6000", "-X", "log.level=error",
-          (char *)NULL);
+          "kafka.session.timeout.ms=6000", "-X", "executor.lease.ms=3000", "-X",
+          "log.level=error", (char *)NULL);
     _exit(127);
   }
   return pid;
@@ -287,7 +288,8 @@ START_TEST(a_killed_executor_is_taken_over) {
   write_catalog(path, port);
   snprintf(setting, sizeof(setting), "executor.catalog=%s", path);
   const char *const settings[] = {"signing.keys=" KEY_A, setting,
-                                  "kafka.session.timeout.ms=6000", NULL};
+                                  "kafka.session.timeout.ms=6000",
+                                  "executor.lease.ms=3000", NULL};
   setenv("LF_TEST_PAY_TOKEN", "tok-123", 1);
   lf_keyring_t *ka = keyring(KEY_A);
   lf_test_records_t r;
@@ -333,10 +335,74 @@ START_TEST(a_killed_executor_is_taken_over) {
 }
 END_TEST
 
+static lf_run_t claim_as(lf_redis_t *r, const char *owner, int64_t lease_ms) {
+  char errstr[256];
+  lf_run_t run = {.tenant = "acme", .key = "k-1"};
+  ck_assert_msg(lf_run_claim(r, &run, 1, owner, lf_now_ms(), lease_ms, errstr,
+                             sizeof(errstr)) == LF_OK,
+                "%s", errstr);
+  return run;
+}
+
+static int finish_as(lf_redis_t *r, lf_run_t *run, const char *obs) {
+  char errstr[256];
+  run->obs = (uint8_t *)obs;
+  run->obs_len = strlen(obs);
+  ck_assert_msg(lf_run_finish(r, run, 1, 60, errstr, sizeof(errstr)) == LF_OK,
+                "%s", errstr);
+  run->obs = NULL;
+  return run->stale;
+}
+
+/* The run state machine against a real redis-server: a live lease is
+ * waited for, an expired one taken over with a higher fence, the old
+ * owner's late result refused, and a done run answered from its store. */
+START_TEST(runs_are_claimed_fenced_and_finished_once) {
+  lf_test_env_t env;
+  char errstr[256];
+  lf_test_env_start(&env, 0);
+  lf_redis_t *r = lf_redis_new(env.conf, errstr, sizeof(errstr));
+  ck_assert_msg(r != NULL, "%s", errstr);
+
+  lf_run_t a = claim_as(r, "exec-a", 300);
+  ck_assert_int_eq(a.state, LF_RUN_CLAIMED);
+  ck_assert_int_eq(a.fence, 1);
+  ck_assert(!a.took_over);
+  lf_run_t b = claim_as(r, "exec-b", 300);
+  ck_assert_int_eq(b.state, LF_RUN_BUSY);
+  ck_assert_str_eq(b.holder, "exec-a");
+  ck_assert_int_gt(b.until_ms, lf_now_ms());
+
+  lf_sleep_ms(400); /* exec-a's lease runs out */
+  b = claim_as(r, "exec-b", 300);
+  ck_assert_int_eq(b.state, LF_RUN_CLAIMED);
+  ck_assert_int_eq(b.fence, 2);
+  ck_assert(b.took_over);
+  ck_assert(finish_as(r, &a, "late result of a")); /* refused */
+  ck_assert(!finish_as(r, &b, "result of b"));
+
+  lf_run_t c = claim_as(r, "exec-c", 300);
+  ck_assert_int_eq(c.state, LF_RUN_DONE);
+  ck_assert_uint_eq(c.obs_len, strlen("result of b"));
+  ck_assert_mem_eq(c.obs, "result of b", c.obs_len);
+  free(c.obs);
+  ck_assert(finish_as(r, &a, "even later")); /* still refused */
+
+  redisContext *rc = lf_test_redis(&env);
+  redisReply *rep = redisCommand(rc, "EXISTS lamfleet:run:acme:k-1");
+  ck_assert_int_eq(rep->integer, 0); /* done: only the observation stays */
+  freeReplyObject(rep);
+  redisFree(rc);
+  lf_redis_destroy(r);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("executor");
   TCase *tc = tcase_create("executor");
   tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, runs_are_claimed_fenced_and_finished_once);
   tcase_add_test(tc, only_what_the_guard_approved_runs);
   tcase_add_test(tc, http_actions_reach_only_what_they_may);
   tcase_add_test(tc, a_killed_executor_is_taken_over);
