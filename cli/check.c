@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.h"
 #include "cli.h"
 #include "guard.h"
 #include "util.h"
@@ -12,6 +13,11 @@
 static void print_problem(void *opaque, const char *problem) {
   (void)opaque;
   printf("%s\n", problem);
+}
+
+/* Problems found past the catalog's own parser name its file too. */
+static void print_in_file(void *path, const char *problem) {
+  printf("%s: %s\n", (const char *)path, problem);
 }
 
 int lf_cmd_catalog(lf_conf_t *conf, int argc, char **argv) {
@@ -29,6 +35,12 @@ int lf_cmd_catalog(lf_conf_t *conf, int argc, char **argv) {
   lf_catalog_t *cat = lf_catalog_load(argv[2], errstr, sizeof(errstr));
   if (!cat) { /* lint and load disagree only on I/O races */
     fprintf(stderr, "%s\n", errstr);
+    return LF_EXIT_GOAL_FAILED;
+  }
+  /* what the executor will make of the bindings */
+  if ((n = lf_actions_lint(cat, print_in_file, argv[2]))) {
+    fprintf(stderr, "%s: %zu problem%s\n", argv[2], n, n > 1 ? "s" : "");
+    lf_catalog_destroy(cat);
     return LF_EXIT_GOAL_FAILED;
   }
   printf("%s: catalog %s, %zu actions, %s mode: OK\n", argv[2],

@@ -14,6 +14,11 @@ typedef struct lf_actions lf_actions_t;
  * field of the first bad one. */
 lf_actions_t *lf_actions_new(const lf_catalog_t *cat, char *errstr,
                              size_t errstr_size);
+/* Every bad binding of cat, each to fn as "ACTION: x-lamfleet/FIELD: why"
+ * (lint mode: unset variables are not problems); how many. */
+size_t lf_actions_lint(const lf_catalog_t *cat,
+                       void (*fn)(void *opaque, const char *problem),
+                       void *opaque);
 void lf_actions_destroy(lf_actions_t *a);
 
 /* The HTTP binding of the action, or NULL (a built-in, or nothing). */

@@ -182,7 +182,7 @@ static int64_t int_field(const json_t *spec, const char *f, int64_t def) {
 }
 
 static lf_err_t parse_scalars(lf_http_binding_t *b, const json_t *spec,
-                              char *errstr, size_t errstr_size) {
+                              int lint, char *errstr, size_t errstr_size) {
   const char *m = json_string_value(json_object_get(spec, "method"));
   const char *url = json_string_value(json_object_get(spec, "url"));
   const json_t *t = json_object_get(spec, "timeout");
@@ -199,7 +199,7 @@ static lf_err_t parse_scalars(lf_http_binding_t *b, const json_t *spec,
     snprintf(errstr, errstr_size, "executor/url: required (a URL template)");
     return LF_ERR_INVALID;
   }
-  if (!(b->url = lf_http_env_expand(url, why, sizeof(why)))) {
+  if (!(b->url = lf_http_env_expand_opt(url, lint, why, sizeof(why)))) {
     snprintf(errstr, errstr_size, "executor/url: %s", why);
     return LF_ERR_INVALID;
   }
@@ -230,8 +230,8 @@ static lf_err_t parse_scalars(lf_http_binding_t *b, const json_t *spec,
   return LF_OK;
 }
 
-lf_http_binding_t *lf_http_binding_parse(const json_t *spec, char *errstr,
-                                         size_t errstr_size) {
+lf_http_binding_t *lf_http_binding_parse(const json_t *spec, int lint,
+                                         char *errstr, size_t errstr_size) {
   lf_http_binding_t *b = calloc(1, sizeof(*b));
   const json_t *h = json_object_get(spec, "headers");
   const json_t *rh = json_object_get(spec, "response_headers");
@@ -254,7 +254,7 @@ lf_http_binding_t *lf_http_binding_parse(const json_t *spec, char *errstr,
   if (!err)
     err = check_fields(spec, errstr, errstr_size);
   if (!err)
-    err = parse_scalars(b, spec, errstr, errstr_size);
+    err = parse_scalars(b, spec, lint, errstr, errstr_size);
   if (!err)
     err = parse_accept(b, json_object_get(spec, "accept"), errstr, errstr_size);
   if (!err)
@@ -263,7 +263,8 @@ lf_http_binding_t *lf_http_binding_parse(const json_t *spec, char *errstr,
     err = strings(json_object_get(spec, "allow_internal"), "allow_internal",
                   &b->internal, &b->ninternal, errstr, errstr_size);
   for (size_t i = 0; !err && i < b->ninternal; i++) {
-    char why[256], *v = lf_http_env_expand(b->internal[i], why, sizeof(why));
+    char why[256],
+        *v = lf_http_env_expand_opt(b->internal[i], lint, why, sizeof(why));
     if (!v) {
       snprintf(errstr, errstr_size, "executor/allow_internal/%zu: %s", i, why);
       err = LF_ERR_INVALID;
@@ -297,6 +298,11 @@ int lf_http_binding_accepts(const lf_http_binding_t *b, long status) {
 }
 
 char *lf_http_env_expand(const char *tmpl, char *errstr, size_t errstr_size) {
+  return lf_http_env_expand_opt(tmpl, 0, errstr, errstr_size);
+}
+
+char *lf_http_env_expand_opt(const char *tmpl, int lenient, char *errstr,
+                             size_t errstr_size) {
   size_t cap = strlen(tmpl) + 1, len = 0;
   char *out = malloc(cap);
   for (const char *p = tmpl; out && *p;) {
@@ -307,7 +313,9 @@ char *lf_http_env_expand(const char *tmpl, char *errstr, size_t errstr_size) {
         (size_t)(end - p - 2) < sizeof(name)) {
       memcpy(name, p + 2, (size_t)(end - p - 2));
       name[end - p - 2] = '\0';
-      if (!(v = getenv(name))) {
+      if (!(v = getenv(name)) && lenient)
+        v = "unset-env";
+      if (!v) {
         snprintf(errstr, errstr_size,
                  "header: environment variable %s is not set", name);
         free(out);

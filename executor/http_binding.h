@@ -37,9 +37,11 @@ typedef struct lf_http_binding {
 } lf_http_binding_t;
 
 /* NULL with errstr naming the field (e.g. "executor/url: ...") when the
- * binding is not a valid http binding. */
-lf_http_binding_t *lf_http_binding_parse(const json_t *spec, char *errstr,
-                                         size_t errstr_size);
+ * binding is not a valid http binding. With lint, a variable that is not
+ * set stands for a placeholder host instead of failing (a catalog is
+ * linted where it is written, not where it runs). */
+lf_http_binding_t *lf_http_binding_parse(const json_t *spec, int lint,
+                                         char *errstr, size_t errstr_size);
 void lf_http_binding_destroy(lf_http_binding_t *b);
 
 /* Whether status is accepted as success. */
@@ -50,5 +52,8 @@ int lf_http_binding_accepts(const lf_http_binding_t *b, long status);
  * with errstr when a variable is not set or on no memory. Free with
  * free(). */
 char *lf_http_env_expand(const char *tmpl, char *errstr, size_t errstr_size);
+/* The same; with lenient, an unset variable reads "unset-env". */
+char *lf_http_env_expand_opt(const char *tmpl, int lenient, char *errstr,
+                             size_t errstr_size);
 
 #endif
