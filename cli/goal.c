@@ -46,30 +46,38 @@ lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
   return LF_OK;
 }
 
+/* One record of the goal: printed, its observation status noted; the
+ * result's status, or 0. */
+static int note(const lf_event_t *ev, int64_t *t0, FILE *out, int *saw) {
+  if (!*t0)
+    *t0 = ev->ts_ms;
+  if (out)
+    lf_event_print(out, ev, *t0);
+  if (ev->topic == LF_TOPIC_OBSERVATIONS && saw)
+    saw[((lf_observation_t *)ev->pb)->status & 7] = 1;
+  return ev->topic == LF_TOPIC_RESULTS ? (int)((lf_result_t *)ev->pb)->status
+                                       : 0;
+}
+
 int lf_goal_follow(lf_follow_t *f, const char *goal_id, int timeout_ms,
                    FILE *out, int *saw_obs_status) {
-  int64_t deadline = lf_monotonic_ms() + timeout_ms, t0 = 0;
-  while (lf_monotonic_ms() < deadline) {
+  int64_t deadline = lf_monotonic_ms() + timeout_ms, t0 = 0, quiet = 0;
+  int status = 0;
+  /* The goal's records cross several topics, read in no set order: after
+   * its result, what came before it on the others still arrives. */
+  while (lf_monotonic_ms() < (status && quiet < deadline ? quiet : deadline)) {
     lf_event_t ev;
-    if (!lf_follow_next(f, 100, &ev))
+    if (!lf_follow_next(f, status ? 20 : 100, &ev))
       continue;
-    if (strcmp(ev.goal_id, goal_id)) {
-      lf_event_clear(&ev);
-      continue;
+    if (!strcmp(ev.goal_id, goal_id)) {
+      int s = note(&ev, &t0, out, saw_obs_status);
+      if (s && !status)
+        status = s;
+      quiet = lf_monotonic_ms() + 150;
     }
-    if (!t0)
-      t0 = ev.ts_ms;
-    if (out)
-      lf_event_print(out, &ev, t0);
-    if (ev.topic == LF_TOPIC_OBSERVATIONS && saw_obs_status)
-      saw_obs_status[((lf_observation_t *)ev.pb)->status & 7] = 1;
-    int status =
-        ev.topic == LF_TOPIC_RESULTS ? (int)((lf_result_t *)ev.pb)->status : 0;
     lf_event_clear(&ev);
-    if (status)
-      return status;
   }
-  return 0;
+  return status;
 }
 
 static void goal_usage(FILE *out) {

@@ -1,7 +1,9 @@
 /* The executor worker: carries out approved actions and publishes one
  * observation each. Only approvals that pass executor/verify.h run; the
- * rest are dead-lettered. An action whose idempotency key already has a stored
- * observation is not run again: the stored observation is republished. */
+ * rest are dead-lettered. Each run is claimed, fenced and finished once in
+ * Redis (executor/runstate.h), so a redelivered action republishes its
+ * stored observation instead of running again. Actions are HTTP calls
+ * (executor/action_http.h, a batch's calls concurrently) or built-ins. */
 #ifndef LF_EXECUTOR_H
 #define LF_EXECUTOR_H
 

@@ -158,7 +158,7 @@ static void write_catalog(char *path, unsigned port) {
           "\"allow_internal\": [\"127.0.0.1:%u\"], \"headers\": "
           "{\"Authorization\": \"Bearer ${LF_TEST_PAY_TOKEN}\"}, "
           "\"response_headers\": [\"x-receipt\"], \"timeout\": \"5s\", "
-          "\"retries\": 2}}},"
+          "\"retries\": 2, \"redirects\": 1}}},"
           "{\"name\": \"poke_loopback\", \"description\": \"Refused.\", "
           "\"inputSchema\": {\"type\": \"object\"}, \"x-lamfleet\": "
           "{\"executor\": {\"kind\": \"http\", \"url\": "
@@ -238,6 +238,35 @@ START_TEST(http_actions_reach_only_what_they_may) {
                 "%s", o->error);
   lf_test_records_free(&r);
 
+  /* a redirect is followed within the allowlist, and only there */
+  lf_llm_server_push_redirect(srv, "/v1/invoices/INV-10/receipt");
+  lf_llm_server_push(srv, 201, "{\"paid\":\"after a redirect\"}", 0, NULL);
+  approve(&p, "x-moved", "pay_invoice",
+          "{\"invoice_id\":\"INV-10\",\"amount\":1}");
+  sign(ka, &p);
+  publish(&env, &p);
+  o = observation(&env, "x-moved", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  ck_assert_ptr_nonnull(strstr(o->result_json, "after a redirect"));
+  lf_test_records_free(&r);
+  static const char *const away[] = {"/admin/wipe",
+                                     "http://169.254.169.254/latest/"};
+  for (int i = 0; i < 2; i++) {
+    char goal[32];
+    lf_llm_server_push_redirect(srv, away[i]);
+    snprintf(goal, sizeof(goal), "x-away-%d", i);
+    approve(&p, goal, "pay_invoice",
+            "{\"invoice_id\":\"INV-11\",\"amount\":1}");
+    sign(ka, &p);
+    publish(&env, &p);
+    o = observation(&env, goal, 1, &r);
+    ck_assert_int_eq(o->status, LF_OBS_FAILED);
+    ck_assert_msg(strstr(o->error, "not in the binding's allowlist"), "%s: %s",
+                  away[i], o->error);
+    lf_test_records_free(&r);
+  }
+  ck_assert_uint_eq(lf_llm_server_total(srv), 7); /* no request followed */
+
   /* loopback without allow_internal: refused before connecting */
   approve(&p, "x-poke", "poke_loopback", "{}");
   sign(ka, &p);
@@ -248,7 +277,7 @@ START_TEST(http_actions_reach_only_what_they_may) {
                     strstr(o->error, "loopback"),
                 "%s", o->error);
   lf_test_records_free(&r);
-  ck_assert_uint_eq(lf_llm_server_total(srv), 3);
+  ck_assert_uint_eq(lf_llm_server_total(srv), 7);
 
   lf_keyring_destroy(ka);
   lf_test_env_stop(&env);
