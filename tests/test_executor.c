@@ -175,30 +175,63 @@ static lf_observation_t *observation(lf_test_env_t *env, const char *key,
   return (lf_observation_t *)keep->v[n - 1].pb;
 }
 
-START_TEST(http_actions_reach_only_what_they_may) {
+/* The executor's HTTP world: a server on loopback, a catalog calling it,
+ * the signing key, and the embedded stack with workers (extra settings,
+ * NULL-terminated, may be NULL). */
+typedef struct http_fixture {
   lf_test_env_t env;
-  char path[] = "/tmp/lamfleet-http-catalog-XXXXXX", setting[128];
+  lf_llm_server_t *srv;
+  lf_keyring_t *ka;
+  char path[40], setting[128];
+} http_fixture_t;
+
+static void http_start(http_fixture_t *h, unsigned workers,
+                       const char *const *extra) {
+  const char *settings[8] = {"signing.keys=" KEY_A, h->setting};
   unsigned port = 0;
-  lf_llm_server_t *srv = lf_llm_server_start();
-  ck_assert_int_eq(sscanf(lf_llm_server_url(srv), "http://127.0.0.1:%u", &port),
-                   1);
-  write_catalog(path, port);
-  snprintf(setting, sizeof(setting), "executor.catalog=%s", path);
-  const char *const settings[] = {"signing.keys=" KEY_A, setting, NULL};
+  size_t n = 2;
+  h->srv = lf_llm_server_start();
+  ck_assert_int_eq(
+      sscanf(lf_llm_server_url(h->srv), "http://127.0.0.1:%u", &port), 1);
+  snprintf(h->path, sizeof(h->path), "/tmp/lamfleet-http-catalog-XXXXXX");
+  write_catalog(h->path, port);
+  snprintf(h->setting, sizeof(h->setting), "executor.catalog=%s", h->path);
+  for (size_t i = 0; extra && extra[i] && n < 7; i++)
+    settings[n++] = extra[i];
+  settings[n] = NULL;
   setenv("LF_TEST_PAY_TOKEN", "tok-123", 1);
-  lf_keyring_t *ka = keyring(KEY_A);
+  h->ka = keyring(KEY_A);
+  lf_test_env_start_with(&h->env, workers, settings);
+}
+
+static void http_stop(http_fixture_t *h) {
+  lf_keyring_destroy(h->ka);
+  lf_test_env_stop(&h->env);
+  lf_llm_server_stop(h->srv);
+  unlink(h->path);
+}
+
+/* A genuine approval of name(args) for goal, on actions.approved. */
+static void send_approved(http_fixture_t *h, approval_t *p, const char *goal,
+                          const char *name, const char *args) {
+  approve(p, goal, name, args);
+  sign(h->ka, p);
+  publish(&h->env, p);
+}
+
+START_TEST(http_actions_reach_only_what_they_may) {
+  http_fixture_t h;
   lf_test_records_t r;
   approval_t p;
-  lf_test_env_start_with(&env, EXECUTOR, settings);
+  http_start(&h, EXECUTOR, NULL);
+  lf_llm_server_t *srv = h.srv;
 
   /* a 503 is retried with the same Idempotency-Key; the 201 is observed */
   lf_llm_server_push(srv, 503, "{\"error\":\"busy\"}", 0, NULL);
   lf_llm_server_push(srv, 201, "{\"paid\":true}", 0, NULL);
-  approve(&p, "x-pay", "pay_invoice",
-          "{\"invoice_id\":\"INV/7\",\"amount\":5}");
-  sign(ka, &p);
-  publish(&env, &p);
-  lf_observation_t *o = observation(&env, "x-pay", 1, &r);
+  send_approved(&h, &p, "x-pay", "pay_invoice",
+                "{\"invoice_id\":\"INV/7\",\"amount\":5}");
+  lf_observation_t *o = observation(&h.env, "x-pay", 1, &r);
   ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
   json_t *res = json_loads(o->result_json, 0, NULL);
   ck_assert_int_eq(json_integer_value(json_object_get(res, "status")), 201);
@@ -219,19 +252,17 @@ START_TEST(http_actions_reach_only_what_they_may) {
   lf_llm_requests_free(q, n);
 
   /* delivered again: the stored observation, not a second payment */
-  publish(&env, &p);
-  o = observation(&env, "x-pay", 2, &r);
+  publish(&h.env, &p);
+  o = observation(&h.env, "x-pay", 2, &r);
   ck_assert_int_eq(o->status, LF_OBS_SUCCEEDED);
   lf_test_records_free(&r);
   ck_assert_uint_eq(lf_llm_server_total(srv), 2);
 
   /* a status the binding does not accept fails the action */
   lf_llm_server_push(srv, 402, "{\"error\":\"insufficient funds\"}", 0, NULL);
-  approve(&p, "x-402", "pay_invoice",
-          "{\"invoice_id\":\"INV-8\",\"amount\":9}");
-  sign(ka, &p);
-  publish(&env, &p);
-  o = observation(&env, "x-402", 1, &r);
+  send_approved(&h, &p, "x-402", "pay_invoice",
+                "{\"invoice_id\":\"INV-8\",\"amount\":9}");
+  o = observation(&h.env, "x-402", 1, &r);
   ck_assert_int_eq(o->status, LF_OBS_FAILED);
   ck_assert_msg(strstr(o->error, "HTTP 402") &&
                     strstr(o->error, "insufficient funds"),
@@ -241,11 +272,9 @@ START_TEST(http_actions_reach_only_what_they_may) {
   /* a redirect is followed within the allowlist, and only there */
   lf_llm_server_push_redirect(srv, "/v1/invoices/INV-10/receipt");
   lf_llm_server_push(srv, 201, "{\"paid\":\"after a redirect\"}", 0, NULL);
-  approve(&p, "x-moved", "pay_invoice",
-          "{\"invoice_id\":\"INV-10\",\"amount\":1}");
-  sign(ka, &p);
-  publish(&env, &p);
-  o = observation(&env, "x-moved", 1, &r);
+  send_approved(&h, &p, "x-moved", "pay_invoice",
+                "{\"invoice_id\":\"INV-10\",\"amount\":1}");
+  o = observation(&h.env, "x-moved", 1, &r);
   ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
   ck_assert_ptr_nonnull(strstr(o->result_json, "after a redirect"));
   lf_test_records_free(&r);
@@ -255,11 +284,9 @@ START_TEST(http_actions_reach_only_what_they_may) {
     char goal[32];
     lf_llm_server_push_redirect(srv, away[i]);
     snprintf(goal, sizeof(goal), "x-away-%d", i);
-    approve(&p, goal, "pay_invoice",
-            "{\"invoice_id\":\"INV-11\",\"amount\":1}");
-    sign(ka, &p);
-    publish(&env, &p);
-    o = observation(&env, goal, 1, &r);
+    send_approved(&h, &p, goal, "pay_invoice",
+                  "{\"invoice_id\":\"INV-11\",\"amount\":1}");
+    o = observation(&h.env, goal, 1, &r);
     ck_assert_int_eq(o->status, LF_OBS_FAILED);
     ck_assert_msg(strstr(o->error, "not in the binding's allowlist"), "%s: %s",
                   away[i], o->error);
@@ -268,10 +295,8 @@ START_TEST(http_actions_reach_only_what_they_may) {
   ck_assert_uint_eq(lf_llm_server_total(srv), 7); /* no request followed */
 
   /* loopback without allow_internal: refused before connecting */
-  approve(&p, "x-poke", "poke_loopback", "{}");
-  sign(ka, &p);
-  publish(&env, &p);
-  o = observation(&env, "x-poke", 1, &r);
+  send_approved(&h, &p, "x-poke", "poke_loopback", "{}");
+  o = observation(&h.env, "x-poke", 1, &r);
   ck_assert_int_eq(o->status, LF_OBS_FAILED);
   ck_assert_msg(strstr(o->error, "refused to connect") &&
                     strstr(o->error, "loopback"),
@@ -279,10 +304,7 @@ START_TEST(http_actions_reach_only_what_they_may) {
   lf_test_records_free(&r);
   ck_assert_uint_eq(lf_llm_server_total(srv), 7);
 
-  lf_keyring_destroy(ka);
-  lf_test_env_stop(&env);
-  lf_llm_server_stop(srv);
-  unlink(path);
+  http_stop(&h);
 }
 END_TEST
 
@@ -308,40 +330,30 @@ static pid_t spawn_executor(lf_test_env_t *env, const char *catalog) {
  * makes the call again with the same Idempotency-Key (a downstream that
  * honours it pays once) and the goal gets one observation. */
 START_TEST(a_killed_executor_is_taken_over) {
-  lf_test_env_t env;
-  char path[] = "/tmp/lamfleet-http-catalog-XXXXXX", setting[128], errstr[512];
-  unsigned port = 0;
-  lf_llm_server_t *srv = lf_llm_server_start();
-  ck_assert_int_eq(sscanf(lf_llm_server_url(srv), "http://127.0.0.1:%u", &port),
-                   1);
-  write_catalog(path, port);
-  snprintf(setting, sizeof(setting), "executor.catalog=%s", path);
-  const char *const settings[] = {"signing.keys=" KEY_A, setting,
-                                  "kafka.session.timeout.ms=6000",
-                                  "executor.lease.ms=3000", NULL};
-  setenv("LF_TEST_PAY_TOKEN", "tok-123", 1);
-  lf_keyring_t *ka = keyring(KEY_A);
+  http_fixture_t h;
+  char errstr[512];
+  const char *const extra[] = {"kafka.session.timeout.ms=6000",
+                               "executor.lease.ms=3000", NULL};
   lf_test_records_t r;
   approval_t p;
-  lf_test_env_start_with(&env, 0, settings);
-  pid_t child = spawn_executor(&env, path);
+  http_start(&h, 0, extra);
+  lf_llm_server_t *srv = h.srv;
+  pid_t child = spawn_executor(&h.env, h.path);
 
   lf_llm_server_push(srv, 201, "{\"paid\":\"late\"}", 3000, NULL);
   lf_llm_server_push(srv, 201, "{\"paid\":true}", 0, NULL);
-  approve(&p, "x-crash", "pay_invoice",
-          "{\"invoice_id\":\"INV-9\",\"amount\":1}");
-  sign(ka, &p);
-  publish(&env, &p);
+  send_approved(&h, &p, "x-crash", "pay_invoice",
+                "{\"invoice_id\":\"INV-9\",\"amount\":1}");
   for (int i = 0; i < 600 && !lf_llm_server_total(srv); i++)
     usleep(50000);
   ck_assert_uint_eq(lf_llm_server_total(srv), 1);
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);
 
-  ck_assert_int_eq(lf_stack_start_worker(env.stack, LF_KIND_EXECUTOR, errstr,
+  ck_assert_int_eq(lf_stack_start_worker(h.env.stack, LF_KIND_EXECUTOR, errstr,
                                          sizeof(errstr)),
                    LF_OK);
-  lf_observation_t *o = observation(&env, "x-crash", 1, &r);
+  lf_observation_t *o = observation(&h.env, "x-crash", 1, &r);
   ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
   ck_assert_ptr_nonnull(strstr(o->result_json, "\"paid\":true"));
   lf_test_records_free(&r);
@@ -352,15 +364,12 @@ START_TEST(a_killed_executor_is_taken_over) {
   ck_assert_str_eq(q[1].idempotency_key, "x-crash:0");
   lf_llm_requests_free(q, n);
   sleep(4); /* the first call's answer went to nobody */
-  r = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 2, 2000, lf_test_match_goal,
+  r = lf_test_read(&h.env, LF_TOPIC_OBSERVATIONS, 2, 2000, lf_test_match_goal,
                    "x-crash");
   ck_assert_uint_eq(r.n, 1);
   lf_test_records_free(&r);
 
-  lf_keyring_destroy(ka);
-  lf_test_env_stop(&env);
-  lf_llm_server_stop(srv);
-  unlink(path);
+  http_stop(&h);
 }
 END_TEST
 
