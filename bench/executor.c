@@ -123,9 +123,9 @@ int main(int argc, char **argv) {
   printf("executor, HTTP action answered after %ld ms: %ld actions in %.2f "
          "s: %.0f actions/s (%.4f of the relay's records/s), %ld requests\n",
          delay, done, secs, rate, rate / relay_rate, total);
-  printf("actions in flight at the server: at most %ld (worker.batch.size "
-         "%s: a batch's calls run together)\n",
-         most, lf_conf_get(conf, "worker.batch.size"));
+  printf("actions in flight at the server: at most %ld (executor.max.inflight "
+         "%s)\n",
+         most, lf_conf_get(conf, "executor.max.inflight"));
   rd_kafka_destroy(p);
   lf_follow_destroy(f);
   lf_stack_stop(s);

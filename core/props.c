@@ -70,6 +70,10 @@ const lf_prop_t lf_props[] = {
      "Longest wait between retries of a failed batch."},
     {"worker.flush.timeout.ms", LF_PROP_INT, "30000", 100, 600000, NULL, 0,
      "Longest wait for a batch's outputs to be acknowledged."},
+    {"worker.drain.timeout.ms", LF_PROP_INT, "20000", 0, 600000, NULL, 0,
+     "On SIGTERM, how long work in flight (HTTP calls) may take to finish "
+     "before the worker leaves its group; keep it inside the container's "
+     "grace period. What is left is handled again by the next owner."},
 
     /* Planner */
     {"planner.group.id", LF_PROP_STR, "lamfleet-planner", 0, 0, NULL, 0,
@@ -162,6 +166,15 @@ const lf_prop_t lf_props[] = {
      "How long an executor holds an action it runs before another may take "
      "it over (its executor presumed dead): longer than the slowest action, "
      "retries included."},
+    {"executor.max.inflight", LF_PROP_INT, "512", 1, 1000000, NULL, 0,
+     "Actions in flight per executor process (HTTP calls, and runs waited "
+     "for); at the cap it pauses fetching (it keeps polling, so it stays "
+     "in its group)."},
+    {"executor.busy.poll.ms", LF_PROP_INT, "200", 10, 600000, NULL, 0,
+     "How often an action running at another executor is looked at again "
+     "(done: its observation is republished; lease expired: taken over)."},
+    {"executor.http.max.header.bytes", LF_PROP_INT, "65536", 1024, 16777216,
+     NULL, 0, "Largest response headers an HTTP action accepts."},
     {"executor.result.ttl.s", LF_PROP_INT, "604800", 60, I64, NULL, 0,
      "How long an executed action's observation is kept for re-delivery."},
     {"executor.sleep.max.ms", LF_PROP_INT, "60000", 0, 3600000, NULL, 0,

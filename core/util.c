@@ -119,3 +119,17 @@ char *lf_read_file(const char *path, size_t *lenp, char *errstr,
   fclose(f);
   return buf;
 }
+
+void *lf_grow(void *p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return p;
+  size_t c = *cap ? *cap : 8;
+  while (c < need)
+    c *= 2;
+  if (c > SIZE_MAX / elem)
+    return NULL;
+  void *grown = realloc(p, c * elem);
+  if (grown)
+    *cap = c;
+  return grown;
+}

@@ -21,6 +21,11 @@ void lf_uuid(char out[LF_UUID_LEN + 1]);
 void lf_sha256_hex(const void *data, size_t len,
                    char out[LF_SHA256_HEX_LEN + 1]);
 
+/* Room for need elements of elem bytes in p, whose capacity is *cap
+ * (doubled as needed, at least 8): the array, moved perhaps, or NULL on
+ * no memory, p then unchanged. */
+void *lf_grow(void *p, size_t *cap, size_t need, size_t elem);
+
 /* Reads a whole stream / file (NUL-terminated); errors name it. */
 char *lf_read_stream(FILE *f, const char *name, size_t *lenp, char *errstr,
                      size_t errstr_size);

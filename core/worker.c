@@ -53,6 +53,10 @@ static void on_rebalance(void *arg, int assigned, int partitions) {
   (void)partitions;
   lf_worker_count(w, assigned ? "rebalances_assigned" : "rebalances_revoked",
                   1);
+  if (!assigned)
+    lf_defer_forget(w);
+  else
+    w->assign_epoch++;
 }
 
 static lf_err_t wake_setup(lf_worker_t *w, char *errstr, size_t errstr_size) {
@@ -141,6 +145,7 @@ void lf_worker_destroy(lf_worker_t *w) {
   }
   pthread_mutex_destroy(&w->counters_lock);
   lf_conf_destroy(w->conf);
+  lf_defer_free(w);
   free(w->batch);
   free(w->msgs);
   free(w);

@@ -70,9 +70,9 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size);
 /* Asks run() to return. Async-signal-safe and thread-safe. */
 void lf_worker_stop(lf_worker_t *w);
 
-/* Backpressure: while paused the worker fetches no new records (its
- * assigned partitions are paused) but keeps polling, so it stays in its
- * group however long the handler's own work takes. */
+/* Backpressure: while paused the worker takes no new records (after a
+ * moment its assigned partitions are paused) but keeps polling, so it stays in
+ * its group however long the handler's own work takes. */
 void lf_worker_pause(lf_worker_t *w, int paused);
 
 /* How many partitions the worker's consumer group gave it (0 until it has
@@ -90,6 +90,20 @@ const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t topic);
  * worker (a string literal): the counter keeps the pointer. */
 void lf_worker_count(lf_worker_t *w, const char *name, uint64_t n);
 uint64_t lf_worker_counter(const lf_worker_t *w, const char *name);
+
+/* Out-of-order completion: a record whose work goes on after handle()
+ * (e.g. an HTTP call) is deferred, and completed once its outputs are
+ * acknowledged. Until then its offset, and every later one of its
+ * partition, stays uncommitted: a crash or a rebalance fetches it again,
+ * and the handler must recognise work it still has in flight. Returns
+ * the token to complete (never 0 for a record of the batch being
+ * handled; room is reserved before handle()). */
+uint64_t lf_out_defer(lf_out_t *out, const lf_msg_t *msg);
+/* Completes a deferred record (a token forgotten since, after a
+ * rebalance, is ignored). Loop thread only. */
+void lf_worker_complete(lf_worker_t *w, uint64_t token);
+/* Deferred records not yet completed. */
+size_t lf_worker_deferred(const lf_worker_t *w);
 
 /* Waits until everything produced through out is acknowledged. */
 lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size);

@@ -24,6 +24,21 @@ struct lf_out {
   char first_error[256];
 };
 
+/* A record handed on but not finished (lf_out_defer). */
+typedef struct deferred {
+  uint64_t id;
+  const char *topic; /* one of the worker's topic names */
+  int32_t partition;
+  int64_t offset;
+} deferred_t;
+
+/* A partition's commit point: what was handled (next) and committed. */
+typedef struct part {
+  const char *topic;
+  int32_t partition;
+  int64_t next, committed;
+} part_t;
+
 struct lf_worker {
   lf_conf_t *conf;
   const lf_handler_t *h;
@@ -35,15 +50,35 @@ struct lf_worker {
   rd_kafka_queue_t *queue; /* the consumer's, signalling wake[1] */
   int wake[2];             /* pipe: readable when records arrive */
   int want_pause, paused;
-  int64_t last_poll_ms; /* monotonic, the loop's last consumer poll */
+  int holding;           /* taking no records, partitions not yet paused */
+  int64_t hold_since_ms; /* monotonic */
+  int assign_epoch, paused_epoch; /* rebalances, and the one paused in */
+  int64_t last_poll_ms;           /* monotonic, the loop's last consumer poll */
   atomic_int stop;
   lf_out_t out;
   rd_kafka_message_t **batch;
   lf_msg_t *msgs;
   size_t batch_size;
+  deferred_t *pend; /* deferred records, unordered */
+  size_t npend, pend_cap;
+  uint64_t pend_ids;
+  part_t *parts; /* partitions with something to commit, or deferred */
+  size_t nparts, parts_cap;
+  int64_t last_commit_ms;
   counter_t counters[MAX_COUNTERS];
   atomic_int ncounters;
   pthread_mutex_t counters_lock;
 };
+
+/* worker_defer.c: the commit points of out-of-order completion. */
+lf_err_t lf_defer_reserve(lf_worker_t *w, size_t n);
+lf_err_t lf_defer_handled(lf_worker_t *w, const char *topic, int32_t partition,
+                          int64_t next);
+/* Commits every partition up to its first deferred record. */
+void lf_defer_commit(lf_worker_t *w, int async);
+/* After a rebalance the consumer fetches again from the committed
+ * offsets: what was deferred comes back and is deferred anew. */
+void lf_defer_forget(lf_worker_t *w);
+void lf_defer_free(lf_worker_t *w);
 
 #endif

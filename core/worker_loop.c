@@ -175,20 +175,18 @@ lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size) {
   return wait_delivery(out->w, errstr, errstr_size);
 }
 
+/* Commits the batch, short of what handlers deferred. */
 static lf_err_t commit(lf_worker_t *w, size_t n, char *errstr,
                        size_t errstr_size) {
-  rd_kafka_topic_partition_list_t *l = positions(w, n, 0);
-  if (!l) {
-    snprintf(errstr, errstr_size, "out of memory");
-    return LF_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const rd_kafka_message_t *m = w->batch[i];
+    if (lf_defer_handled(w, rd_kafka_topic_name(m->rkt), m->partition,
+                         m->offset + 1)) {
+      snprintf(errstr, errstr_size, "out of memory");
+      return LF_ERR_NOMEM;
+    }
   }
-  rd_kafka_resp_err_t kerr = rd_kafka_commit(w->consumer, l, 0);
-  rd_kafka_topic_partition_list_destroy(l);
-  if (kerr) {
-    /* The outputs are out; after a rebalance the new owner handles the
-     * records again and the handlers' idempotency absorbs it. */
-    lf_warn(w->id, "commit: %s", rd_kafka_err2str(kerr));
-  }
+  lf_defer_commit(w, 0);
   return LF_OK;
 }
 
@@ -209,6 +207,10 @@ static lf_err_t process(lf_worker_t *w, size_t n, char *errstr,
                         size_t errstr_size) {
   w->out.outstanding = w->out.failed = 0;
   errstr[0] = '\0';
+  if (lf_defer_reserve(w, n)) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
   int k = decode(w, n, errstr, errstr_size);
   lf_err_t err = k < 0 ? LF_ERR_KAFKA : LF_OK;
   if (!err && k > 0)
@@ -252,25 +254,61 @@ static void idle(lf_worker_t *w, int timeout) {
     err = wait_delivery(w, why, sizeof(why));
   if (err)
     lf_warn(w->id, "idle: %s", why);
+  /* Completions are committed together, a few times a second. */
+  if (lf_monotonic_ms() - w->last_commit_ms >= 100)
+    lf_defer_commit(w, 1);
 }
 
-/* Pausing is re-applied while wanted: partitions assigned since the last
- * call arrive unpaused. */
-static void apply_pause(lf_worker_t *w) {
+/* Backpressure in two steps. A short stall only stops taking records
+ * (librdkafka's queue fills up to its own bound), because a resumed
+ * partition waits up to a second for its broker thread to fetch again;
+ * past PAUSE_HOLD_MS the partitions are paused for real, so the loop can
+ * poll (heartbeats, rebalances) however long the handler's work takes. */
+#define PAUSE_HOLD_MS 500
+
+/* Whether to take records now. */
+static int apply_pause(lf_worker_t *w) {
   rd_kafka_topic_partition_list_t *parts = NULL;
-  if (!w->want_pause && !w->paused)
-    return;
-  if (rd_kafka_assignment(w->consumer, &parts))
-    return;
-  if (w->want_pause) {
-    rd_kafka_pause_partitions(w->consumer, parts);
-    if (!w->paused)
-      lf_worker_count(w, "fetch_pauses", 1);
-  } else {
-    rd_kafka_resume_partitions(w->consumer, parts);
+  int64_t now = lf_monotonic_ms();
+  if (w->want_pause && !w->holding && !w->paused) {
+    w->holding = 1;
+    w->hold_since_ms = now;
+    lf_worker_count(w, "fetch_pauses", 1);
   }
-  w->paused = w->want_pause;
+  if (!w->want_pause)
+    w->holding = 0;
+  int pause = w->want_pause && now - w->hold_since_ms >= PAUSE_HOLD_MS;
+  if (pause == w->paused && (!pause || w->paused_epoch == w->assign_epoch))
+    return !w->want_pause || w->paused;
+  if (rd_kafka_assignment(w->consumer, &parts))
+    return !w->want_pause;
+  if (pause)
+    rd_kafka_pause_partitions(w->consumer, parts);
+  else
+    rd_kafka_resume_partitions(w->consumer, parts);
+  w->paused = pause;
+  w->paused_epoch = w->assign_epoch;
   rd_kafka_topic_partition_list_destroy(parts);
+  return !w->want_pause || w->paused;
+}
+
+/* Stopping: no new records; what handlers deferred gets its time to
+ * finish (worker.drain.timeout.ms) and is committed. What is left is
+ * fetched again by whoever takes the partitions. */
+static void drain(lf_worker_t *w) {
+  int64_t until =
+      lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.drain.timeout.ms");
+  w->want_pause = 1;
+  while (w->h->idle && lf_worker_deferred(w) && lf_monotonic_ms() < until) {
+    idle(w, 50);
+    rd_kafka_poll(w->producer, 0);
+  }
+  if (lf_worker_deferred(w))
+    lf_warn(w->id,
+            "stopping with %zu record(s) unfinished: they will be "
+            "handled again",
+            lf_worker_deferred(w));
+  lf_defer_commit(w, 0);
 }
 
 static void backoff(lf_worker_t *w, int64_t ms) {
@@ -294,8 +332,7 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
     tick(w, &next_tick);
     if (w->h->idle)
       idle(w, n ? 0 : timeout);
-    apply_pause(w);
-    n = fetch(w, w->h->idle ? 0 : timeout);
+    n = apply_pause(w) ? fetch(w, w->h->idle ? 0 : timeout) : 0;
     rd_kafka_poll(w->producer, 0);
     if (!n)
       continue;
@@ -315,6 +352,7 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < n; i++)
       rd_kafka_message_destroy(w->batch[i]);
   }
+  drain(w);
   lf_info(w->id, "stopping: leaving the group");
   rd_kafka_flush(w->producer, 5000);
   rd_kafka_resp_err_t kerr = rd_kafka_consumer_close(w->consumer);

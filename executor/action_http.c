@@ -6,10 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "body.h"
+#include "curl_loop.h"
 #include "netguard.h"
 #include "util.h"
 
 typedef struct job {
+  struct job *next; /* the driver's calls */
+  lf_http_actions_t *d;
   lf_http_call_t *call;
   CURL *easy;
   struct curl_slist *headers;
@@ -19,8 +23,27 @@ typedef struct job {
   long retry_after_ms;
   int64_t due_ms; /* > 0: waiting to start */
   json_t *captured;
+  size_t header_bytes;
   lf_netguard_t guard;
 } job_t;
+
+/* Connections are kept alive per binding, never across bindings: an
+ * address is checked when a connection opens (netguard), against the
+ * binding's own allow_internal, so a connection one binding may open must
+ * not be reused by another that may not. */
+typedef struct pool {
+  const lf_http_binding_t *binding;
+  CURLSH *conns;
+} pool_t;
+
+struct lf_http_actions {
+  lf_curl_loop_t *loop;
+  pool_t *pools;
+  size_t npools;
+  job_t *jobs;
+  size_t n;
+  size_t max_header_bytes;
+};
 
 static size_t on_data(char *p, size_t size, size_t n, void *opaque) {
   job_t *j = opaque;
@@ -55,6 +78,10 @@ static int named(const json_t *names, const char *h, size_t n) {
 static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
   job_t *j = opaque;
   size_t len = size * n, name = strcspn(p, ":");
+  if ((j->header_bytes += len) > j->d->max_header_bytes) {
+    j->truncated = -1; /* fails the transfer, reported as too large */
+    return 0;
+  }
   if (name >= len)
     return len;
   const char *v = p + name + 1;
@@ -80,17 +107,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
   return len;
 }
 
-static void reset(job_t *j) {
-  if (j->easy)
+static void drop_easy(job_t *j) {
+  if (j->easy) {
+    lf_curl_loop_remove(j->d->loop, j->easy);
     curl_easy_cleanup(j->easy);
+  }
+  j->easy = NULL;
+}
+
+static void reset(job_t *j) {
+  drop_easy(j);
   curl_slist_free_all(j->headers);
   free(j->answer);
   free(j->location);
   json_decref(j->captured);
-  j->easy = NULL;
   j->headers = NULL;
   j->answer = j->location = NULL;
   j->len = 0;
+  j->header_bytes = 0;
   j->truncated = 0;
   j->retry_after_ms = -1;
   j->captured = json_object();
@@ -126,22 +160,37 @@ static int add_headers(job_t *j) {
   return 0;
 }
 
-/* A fresh transfer of j->url. */
-static int start(CURLM *m, job_t *j) {
+static CURLSH *pool(lf_http_actions_t *d, const lf_http_binding_t *b) {
+  for (size_t i = 0; i < d->npools; i++)
+    if (d->pools[i].binding == b)
+      return d->pools[i].conns;
+  pool_t *grown = realloc(d->pools, (d->npools + 1) * sizeof(*grown));
+  if (!grown)
+    return NULL;
+  d->pools = grown;
+  CURLSH *sh = curl_share_init();
+  if (!sh || curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT)) {
+    curl_share_cleanup(sh);
+    return NULL;
+  }
+  d->pools[d->npools++] = (pool_t){b, sh};
+  return sh;
+}
+
+static int configure(job_t *j) {
   const lf_http_binding_t *b = j->call->binding;
   char why[256];
-  reset(j);
-  j->due_ms = 0;
-  j->attempts++;
   if (lf_url_allowed(j->url, b->allow, b->nallow, why, sizeof(why)))
     return fail(j, "refused: %s", why);
   j->guard =
       (lf_netguard_t){(const char *const *)b->internal, b->ninternal, ""};
   CURL *e = j->easy = curl_easy_init();
-  if (!e || !j->captured || add_headers(j))
+  CURLSH *conns = pool(j->d, b);
+  if (!e || !conns || !j->captured || add_headers(j))
     return j->call->error[0] ? -1 : fail(j, "%s", "out of memory");
   int body = strcmp(b->method, "GET") && strcmp(b->method, "DELETE");
   if (curl_easy_setopt(e, CURLOPT_URL, j->url) ||
+      curl_easy_setopt(e, CURLOPT_SHARE, conns) ||
       lf_netguard_install(e, &j->guard) ||
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, b->method) ||
       (body && curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body)) ||
@@ -152,9 +201,21 @@ static int start(CURLM *m, job_t *j) {
       curl_easy_setopt(e, CURLOPT_WRITEDATA, j) ||
       curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
       curl_easy_setopt(e, CURLOPT_HEADERDATA, j) ||
-      curl_easy_setopt(e, CURLOPT_PRIVATE, j) || curl_multi_add_handle(m, e))
+      curl_easy_setopt(e, CURLOPT_PRIVATE, j) ||
+      lf_curl_loop_add(j->d->loop, e))
     return fail(j, "%s", "cannot start the HTTP call");
   return 0;
+}
+
+/* A fresh transfer of j->url; -1 (no transfer) with the call's error. */
+static int start(job_t *j) {
+  reset(j);
+  j->due_ms = 0;
+  j->attempts++;
+  if (!configure(j))
+    return 0;
+  drop_easy(j);
+  return -1;
 }
 
 /* The response as the observation's result. */
@@ -193,15 +254,15 @@ static int follow(job_t *j) {
 }
 
 /* What to do with a finished transfer: 0 done, 1 started again. */
-static int finished(CURLM *m, job_t *j, CURLcode code) {
+static int finished(job_t *j, CURLcode code) {
   const lf_http_binding_t *b = j->call->binding;
   long status = 0;
   if (code == CURLE_OK)
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 300 && status < 400 && j->location && b->redirects > j->hops)
-    return follow(j) ? 0 : (start(m, j) ? 0 : 1);
-  if ((code != CURLE_OK && !j->guard.refused[0]) || status == 429 ||
-      status >= 500) {
+    return follow(j) ? 0 : (start(j) ? 0 : 1);
+  if ((code != CURLE_OK && !j->guard.refused[0] && j->truncated >= 0) ||
+      status == 429 || status >= 500) {
     if (j->attempts <= b->retries) {
       long d = j->retry_after_ms >= 0 ? j->retry_after_ms
                                       : b->backoff_ms << (j->attempts - 1);
@@ -211,6 +272,9 @@ static int finished(CURLM *m, job_t *j, CURLcode code) {
   }
   if (j->guard.refused[0])
     fail(j, "%s", j->guard.refused);
+  else if (j->truncated < 0)
+    snprintf(j->call->error, sizeof(j->call->error),
+             "response headers over %zu bytes", j->d->max_header_bytes);
   else if (code != CURLE_OK)
     snprintf(j->call->error, sizeof(j->call->error), "%s after %d attempt%s",
              curl_easy_strerror(code), j->attempts, j->attempts > 1 ? "s" : "");
@@ -219,75 +283,129 @@ static int finished(CURLM *m, job_t *j, CURLcode code) {
   return 0;
 }
 
-static lf_err_t setup(job_t *jobs, lf_http_call_t *calls, size_t n, CURLM *m) {
-  for (size_t i = 0; i < n; i++) {
-    job_t *j = &jobs[i];
-    j->call = &calls[i];
-    calls[i].error[0] = '\0';
-    calls[i].result = NULL;
-    char why[256];
-    if (!(j->url = lf_url_render(calls[i].binding->url, calls[i].args, why,
-                                 sizeof(why)))) {
-      fail(j, "%s", why);
-      continue;
-    }
-    if (!(j->body = json_dumps(calls[i].args, JSON_COMPACT)))
-      return LF_ERR_NOMEM;
-    start(m, j);
+lf_http_actions_t *lf_http_actions_new(size_t max_header_bytes, char *errstr,
+                                       size_t errstr_size) {
+  lf_http_actions_t *d = calloc(1, sizeof(*d));
+  if (!d) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
   }
+  d->max_header_bytes = max_header_bytes;
+  if (!(d->loop = lf_curl_loop_new(errstr, errstr_size))) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+static void job_free(job_t *j) {
+  reset(j);
+  json_decref(j->captured);
+  free(j->url);
+  free(j->body);
+  free(j);
+}
+
+void lf_http_actions_destroy(lf_http_actions_t *d) {
+  if (!d)
+    return;
+  while (d->jobs) {
+    job_t *j = d->jobs;
+    d->jobs = j->next;
+    job_free(j);
+  }
+  lf_curl_loop_destroy(d->loop);
+  for (size_t i = 0; i < d->npools; i++)
+    curl_share_cleanup(d->pools[i].conns);
+  free(d->pools);
+  free(d);
+}
+
+size_t lf_http_actions_inflight(const lf_http_actions_t *d) {
+  return d->n;
+}
+
+static int render_body(job_t *j) {
+  char why[256];
+  const json_t *tmpl = j->call->binding->body;
+  json_t *body =
+      tmpl ? lf_http_body_render(tmpl, j->call->args, why, sizeof(why)) : NULL;
+  if (tmpl && !body)
+    return fail(j, "%s", why), 0;
+  j->body =
+      json_dumps(body ? body : j->call->args, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(body);
+  return j->body ? 1 : (fail(j, "%s", "out of memory"), 0);
+}
+
+lf_err_t lf_http_actions_submit(lf_http_actions_t *d, lf_http_call_t *call,
+                                char *errstr, size_t errstr_size) {
+  char why[256];
+  job_t *j = calloc(1, sizeof(*j));
+  if (!j) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  j->d = d;
+  j->call = call;
+  call->error[0] = '\0';
+  call->result = NULL;
+  j->next = d->jobs;
+  d->jobs = j;
+  d->n++;
+  /* A call that cannot start finishes at the next step, with its reason. */
+  if (!(j->url =
+            lf_url_render(call->binding->url, call->args, why, sizeof(why))))
+    fail(j, "%s", why);
+  else if (render_body(j))
+    start(j);
   return LF_OK;
 }
 
-/* Steps the transfers until every job is done. */
-static lf_err_t drive(CURLM *m, job_t *jobs, size_t n) {
-  for (;;) {
-    int running = 0, left = 0, waiting = 0;
-    int64_t now = lf_monotonic_ms(), wait = 100;
-    for (size_t i = 0; i < n; i++)
-      if (jobs[i].due_ms && jobs[i].due_ms <= now && start(m, &jobs[i]))
-        jobs[i].due_ms = 0;
-      else if (jobs[i].due_ms) {
-        waiting++;
-        if (jobs[i].due_ms - now < wait)
-          wait = jobs[i].due_ms - now;
-      }
-    if (curl_multi_perform(m, &running))
-      return LF_ERR_IO;
-    CURLMsg *msg;
-    while ((msg = curl_multi_info_read(m, &left)))
-      if (msg->msg == CURLMSG_DONE) {
-        job_t *j = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-        curl_multi_remove_handle(m, j->easy);
-        waiting += finished(m, j, msg->data.result);
-      }
-    if (!running && !waiting)
-      return LF_OK;
-    if (curl_multi_poll(m, NULL, 0, (int)wait, NULL))
-      return LF_ERR_IO;
-  }
+typedef struct step {
+  lf_http_done_fn done;
+  void *ctx;
+} step_t;
+
+static void report(lf_http_actions_t *d, job_t *j, const step_t *st) {
+  for (job_t **p = &d->jobs; *p; p = &(*p)->next)
+    if (*p == j) {
+      *p = j->next;
+      break;
+    }
+  d->n--;
+  lf_http_call_t *call = j->call;
+  job_free(j);
+  st->done(st->ctx, call);
 }
 
-lf_err_t lf_http_run(lf_http_call_t *calls, size_t n, char *errstr,
-                     size_t errstr_size) {
-  CURLM *m = curl_multi_init();
-  job_t *jobs = calloc(n ? n : 1, sizeof(*jobs));
-  lf_err_t err = m && jobs ? setup(jobs, calls, n, m) : LF_ERR_NOMEM;
-  if (!err)
-    err = drive(m, jobs, n);
-  for (size_t i = 0; jobs && i < n; i++) {
-    if (jobs[i].easy)
-      curl_multi_remove_handle(m, jobs[i].easy);
-    reset(&jobs[i]);
-    json_decref(jobs[i].captured);
-    curl_easy_cleanup(jobs[i].easy);
-    free(jobs[i].url);
-    free(jobs[i].body);
+static void on_done(void *arg, CURL *e, CURLcode code) {
+  const step_t *st = arg;
+  job_t *j = NULL;
+  curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+  if (!finished(j, code))
+    report(j->d, j, st);
+}
+
+/* Starts retries that fell due and reports calls that could not start;
+ * returns how long the caller may wait for the next retry. */
+static int due(lf_http_actions_t *d, int timeout_ms, const step_t *st) {
+  int64_t now = lf_monotonic_ms();
+  for (job_t *j = d->jobs, *next; j; j = next) {
+    next = j->next;
+    if (j->due_ms && j->due_ms <= now && start(j))
+      j->due_ms = 0;
+    if (!j->due_ms && !j->easy)
+      report(d, j, st);
+    else if (j->due_ms && j->due_ms - now < timeout_ms)
+      timeout_ms = (int)(j->due_ms - now);
   }
-  free(jobs);
-  curl_multi_cleanup(m);
-  if (err)
-    snprintf(errstr, errstr_size, "HTTP actions: %s",
-             err == LF_ERR_NOMEM ? "out of memory" : "libcurl failed");
-  return err;
+  return timeout_ms;
+}
+
+lf_err_t lf_http_actions_step(lf_http_actions_t *d, int wake_fd, int timeout_ms,
+                              lf_http_done_fn done, void *ctx) {
+  step_t st = {done, ctx};
+  timeout_ms = due(d, timeout_ms, &st);
+  return lf_curl_loop_step(d->loop, wake_fd, timeout_ms, on_done, &st);
 }

@@ -4,55 +4,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "action_http.h"
-#include "actions.h"
-#include "builtins.h"
+#include "executor_impl.h"
 #include "log.h"
-#include "redis.h"
-#include "runstate.h"
 #include "util.h"
-#include "verify.h"
 
-typedef struct job {
+/* An approval of the batch being handled. */
+struct job {
   const lf_verdict_t *v; /* NULL: dead-lettered */
-  uint8_t *obs;          /* encoded observation to publish */
+  run_t *run;            /* the run here it waits for */
+  size_t dup_of;         /* 1 + the index of an earlier job with its key */
+  uint8_t *obs;          /* done before: its stored observation */
   size_t obs_len;
-  int store;     /* newly executed: persist before publishing */
-  int replayed;  /* stored (or earlier in this batch): not run again */
-  size_t call;   /* 1 + its index in the batch's HTTP calls; 0: none */
-  size_t dup_of; /* 1 + the index of an earlier job with its key */
-} job_t;
-
-typedef struct executor {
-  lf_worker_t *w;
-  lf_redis_t *redis;
-  lf_exec_gate_t *gate;
-  lf_actions_t *actions;
-  int64_t ttl_s;
-  job_t *jobs;
-  lf_http_call_t *calls;
-  json_t **args; /* of the calls */
-  lf_run_t *runs;
-  int64_t lease_ms;
-  size_t cap;
-} executor_t;
+};
 
 static const lf_topic_t topics[] = {LF_TOPIC_APPROVED};
 
 static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
                      size_t errstr_size) {
+  const lf_conf_t *conf = lf_worker_conf(w);
   executor_t *x = calloc(1, sizeof(*x));
   if (!x) {
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
   }
   x->w = w;
-  x->ttl_s = lf_conf_get_int(lf_worker_conf(w), "executor.result.ttl.s");
-  x->lease_ms = lf_conf_get_int(lf_worker_conf(w), "executor.lease.ms");
-  if (!(x->gate = lf_exec_gate_new(lf_worker_conf(w), errstr, errstr_size)) ||
+  x->runs_end = &x->runs;
+  x->ttl_s = lf_conf_get_int(conf, "executor.result.ttl.s");
+  x->lease_ms = lf_conf_get_int(conf, "executor.lease.ms");
+  x->busy_poll_ms = lf_conf_get_int(conf, "executor.busy.poll.ms");
+  x->max_inflight = (size_t)lf_conf_get_int(conf, "executor.max.inflight");
+  if (!(x->gate = lf_exec_gate_new(conf, errstr, errstr_size)) ||
       !(x->actions = lf_actions_new(lf_exec_gate_catalog(x->gate), errstr,
                                     errstr_size)) ||
-      !(x->redis = lf_redis_new(lf_worker_conf(w), errstr, errstr_size))) {
+      !(x->http = lf_http_actions_new(
+            (size_t)lf_conf_get_int(conf, "executor.http.max.header.bytes"),
+            errstr, errstr_size)) ||
+      !(x->redis = lf_redis_new(conf, errstr, errstr_size))) {
+    lf_http_actions_destroy(x->http);
     lf_actions_destroy(x->actions);
     lf_exec_gate_destroy(x->gate);
     free(x);
@@ -64,183 +52,13 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
 
 static void executor_close(void *ctx) {
   executor_t *x = ctx;
+  lf_exec_runs_free(x);
   lf_redis_destroy(x->redis);
   lf_actions_destroy(x->actions);
   lf_exec_gate_destroy(x->gate);
   free(x->jobs);
-  free(x->calls);
-  free(x->args);
-  free(x->runs);
+  free(x->claims);
   free(x);
-}
-
-/* The observation of a run: result (may be NULL) and error ("" when it
- * succeeded). */
-static lf_err_t observe(executor_t *x, const lf_verdict_t *v, job_t *job,
-                        const json_t *result, const char *error) {
-  const lf_action_t *a = v->action;
-  lf_observation_t o = LF_OBSERVATION_INIT;
-  char *result_json =
-      result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-  o.goal_id = a->goal_id;
-  o.action_id = a->action_id;
-  o.action_name = a->name;
-  o.step = a->step;
-  o.status = error[0] ? LF_OBS_FAILED : LF_OBS_SUCCEEDED;
-  o.result_json = result_json ? result_json : "";
-  o.error = (char *)error;
-  o.observer = (char *)lf_worker_id(x->w);
-  o.observed_at_ms = lf_now_ms();
-  job->obs = lf_proto_encode(&o.base, &job->obs_len);
-  job->store = 1;
-  lf_worker_count(x->w, "executions", 1);
-  lf_debug(lf_worker_id(x->w), "ran %s (%s): %s", a->action_id, a->name,
-           error[0] ? error : "succeeded");
-  free(result_json);
-  return job->obs ? LF_OK : LF_ERR_NOMEM;
-}
-
-/* Runs a built-in action now. */
-static lf_err_t run_builtin(executor_t *x, const lf_verdict_t *v, job_t *job) {
-  const lf_action_t *a = v->action;
-  char error[512] = "";
-  json_t *args = json_loads(a->arguments_json, 0, NULL), *result = NULL;
-  lf_builtin_fn fn = lf_builtin_find(a->name);
-  if (!fn)
-    snprintf(error, sizeof(error), "no executor for action \"%s\"", a->name);
-  else if (!json_is_object(args))
-    snprintf(error, sizeof(error), "arguments are not a JSON object");
-  else if (fn(lf_worker_conf(x->w), args, &result, error, sizeof(error)) == 0)
-    error[0] = '\0';
-  lf_err_t err = observe(x, v, job, result, error);
-  json_decref(result);
-  json_decref(args);
-  return err;
-}
-
-/* Queues an HTTP action for the batch's concurrent run. */
-static lf_err_t queue_http(executor_t *x, const lf_http_binding_t *b,
-                           job_t *job, size_t *ncalls) {
-  const lf_action_t *a = job->v->action;
-  json_t *args = json_loads(a->arguments_json, 0, NULL);
-  if (!json_is_object(args)) {
-    json_decref(args);
-    return observe(x, job->v, job, NULL, "arguments are not a JSON object");
-  }
-  x->args[*ncalls] = args;
-  x->calls[*ncalls] =
-      (lf_http_call_t){b, args, job->v->idempotency_key, NULL, ""};
-  job->call = ++*ncalls;
-  return LF_OK;
-}
-
-/* The batch's HTTP actions, all at once; then their observations. */
-static lf_err_t run_http(executor_t *x, job_t *jobs, size_t n, size_t ncalls,
-                         char *errstr, size_t errstr_size) {
-  lf_err_t err =
-      ncalls ? lf_http_run(x->calls, ncalls, errstr, errstr_size) : LF_OK;
-  for (size_t i = 0; i < n && !err; i++)
-    if (jobs[i].call) {
-      lf_http_call_t *c = &x->calls[jobs[i].call - 1];
-      err = observe(x, jobs[i].v, &jobs[i], c->result, c->error);
-    }
-  for (size_t i = 0; i < ncalls; i++) {
-    json_decref(x->calls[i].result);
-    json_decref(x->args[i]);
-  }
-  return err;
-}
-
-/* Jobs sharing an earlier job's tenant and key (a batch can hold the same
- * record twice) are not claimed or run: they replay its observation. */
-static void mark_duplicates(job_t *jobs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; jobs[i].v && k < i && !jobs[i].dup_of; k++)
-      if (jobs[k].v && !jobs[k].dup_of &&
-          !strcmp(jobs[k].v->idempotency_key, jobs[i].v->idempotency_key) &&
-          !strcmp(jobs[k].v->action->tenant, jobs[i].v->action->tenant))
-        jobs[i].dup_of = k + 1;
-}
-
-/* Claims the batch's runs: done before (replayed), or ours now. One
- * running elsewhere under a live lease fails the batch, which is retried
- * later and then finds it done, or its lease expired. */
-static lf_err_t claim(executor_t *x, job_t *jobs, size_t n, char *errstr,
-                      size_t errstr_size) {
-  lf_run_t *runs = x->runs;
-  for (size_t i = 0; i < n; i++)
-    runs[i] = (lf_run_t){.tenant = jobs[i].v ? jobs[i].v->action->tenant : NULL,
-                         .key = jobs[i].v && !jobs[i].dup_of
-                                    ? jobs[i].v->idempotency_key
-                                    : NULL};
-  lf_err_t err = lf_run_claim(x->redis, runs, n, lf_worker_id(x->w),
-                              lf_now_ms(), x->lease_ms, errstr, errstr_size);
-  for (size_t i = 0; i < n && !err; i++) {
-    if (runs[i].state == LF_RUN_DONE) {
-      jobs[i].obs = runs[i].obs;
-      jobs[i].obs_len = runs[i].obs_len;
-      jobs[i].replayed = 1;
-      runs[i].obs = NULL;
-    } else if (runs[i].state == LF_RUN_BUSY) {
-      snprintf(errstr, errstr_size,
-               "action %s (key %s) is running at %s for up to %lld ms more: "
-               "waiting for it",
-               jobs[i].v->action->action_id, jobs[i].v->idempotency_key,
-               runs[i].holder, (long long)(runs[i].until_ms - lf_now_ms()));
-      err = LF_ERR_TIMEOUT;
-    } else if (runs[i].took_over) {
-      lf_worker_count(x->w, "runs_taken_over", 1);
-      lf_warn(lf_worker_id(x->w),
-              "action %s (key %s): its executor's lease expired; running it "
-              "again with the same idempotency key (fence %lld)",
-              jobs[i].v->action->action_id, jobs[i].v->idempotency_key,
-              (long long)runs[i].fence);
-    }
-  }
-  for (size_t i = 0; i < n; i++)
-    free(runs[i].obs); /* left only on error */
-  return err;
-}
-
-/* Duplicates replay their first's observation. */
-static lf_err_t copy_duplicates(job_t *jobs, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    const job_t *prev = jobs[i].dup_of ? &jobs[jobs[i].dup_of - 1] : NULL;
-    if (!prev || !prev->obs)
-      continue;
-    if (!(jobs[i].obs = malloc(prev->obs_len + 1)))
-      return LF_ERR_NOMEM;
-    memcpy(jobs[i].obs, prev->obs, prev->obs_len);
-    jobs[i].obs_len = prev->obs_len;
-    jobs[i].replayed = 1;
-  }
-  return LF_OK;
-}
-
-/* Stores the new observations under this run's fence. A run taken over
- * meanwhile is not ours to report: its new executor publishes. */
-static lf_err_t finish(executor_t *x, job_t *jobs, size_t n, char *errstr,
-                       size_t errstr_size) {
-  lf_run_t *runs = x->runs;
-  for (size_t i = 0; i < n; i++) {
-    runs[i].obs = jobs[i].store ? jobs[i].obs : NULL;
-    runs[i].obs_len = jobs[i].obs_len;
-  }
-  lf_err_t err =
-      lf_run_finish(x->redis, runs, n, x->ttl_s, errstr, errstr_size);
-  for (size_t i = 0; i < n; i++) {
-    runs[i].obs = NULL; /* the job's */
-    if (err || !runs[i].stale)
-      continue;
-    lf_worker_count(x->w, "results_refused_stale", 1);
-    lf_warn(lf_worker_id(x->w),
-            "action %s (key %s): taken over by another executor while it "
-            "ran here; this result is dropped",
-            jobs[i].v->action->action_id, jobs[i].v->idempotency_key);
-    free(jobs[i].obs);
-    jobs[i].obs = NULL;
-  }
-  return err;
 }
 
 /* Whatever the guard did not approve, or someone changed since, goes to
@@ -268,73 +86,144 @@ static lf_err_t prepare(executor_t *x, const lf_msg_t *msgs, size_t n,
   return LF_OK;
 }
 
-static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
-                       char *errstr, size_t errstr_size) {
-  executor_t *x = ctx;
-  lf_err_t err = LF_OK;
-  size_t ncalls = 0;
-  if (n > x->cap) {
-    job_t *jobs = realloc(x->jobs, n * sizeof(*jobs));
-    lf_http_call_t *calls = jobs ? realloc(x->calls, n * sizeof(*calls)) : NULL;
-    json_t **args = calls ? realloc(x->args, n * sizeof(*args)) : NULL;
-    lf_run_t *runs = args ? realloc(x->runs, n * sizeof(*runs)) : NULL;
-    x->jobs = jobs ? jobs : x->jobs;
-    x->calls = calls ? calls : x->calls;
-    x->args = args ? args : x->args;
-    x->runs = runs ? runs : x->runs;
-    if (!runs) {
+/* A job waits for a run in flight here (a redelivery), or for an earlier
+ * job of the batch with its tenant and key; only the rest are claimed. */
+static void match(executor_t *x, job_t *jobs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const lf_verdict_t *v = jobs[i].v;
+    if (!v || (jobs[i].run =
+                   lf_exec_run_find(x, v->action->tenant, v->idempotency_key)))
+      continue;
+    for (size_t k = 0; k < i && !jobs[i].dup_of; k++)
+      if (jobs[k].v && !jobs[k].dup_of && !jobs[k].run &&
+          !strcmp(jobs[k].v->idempotency_key, v->idempotency_key) &&
+          !strcmp(jobs[k].v->action->tenant, v->action->tenant))
+        jobs[i].dup_of = k + 1;
+  }
+}
+
+static int claimed_here(const job_t *j) {
+  return j->v && !j->run && !j->dup_of;
+}
+
+/* Claims the batch's new runs: done before (replayed now), or runs here
+ * (ours, or held elsewhere under a live lease: waited for). */
+static lf_err_t claim(executor_t *x, const lf_msg_t *msgs, job_t *jobs,
+                      size_t n, char *errstr, size_t errstr_size) {
+  lf_run_t *c = x->claims;
+  for (size_t i = 0; i < n; i++)
+    c[i] = (lf_run_t){.tenant = jobs[i].v ? jobs[i].v->action->tenant : NULL,
+                      .key = claimed_here(&jobs[i]) ? jobs[i].v->idempotency_key
+                                                    : NULL};
+  lf_err_t err = lf_run_claim(x->redis, c, n, lf_worker_id(x->w), lf_now_ms(),
+                              x->lease_ms, errstr, errstr_size);
+  for (size_t i = 0; i < n && !err; i++) {
+    if (!claimed_here(&jobs[i]))
+      continue;
+    if (c[i].state == LF_RUN_DONE) {
+      jobs[i].obs = c[i].obs;
+      jobs[i].obs_len = c[i].obs_len;
+      c[i].obs = NULL;
+      continue;
+    }
+    if (c[i].took_over) {
+      lf_worker_count(x->w, "runs_taken_over", 1);
+      lf_warn(lf_worker_id(x->w),
+              "action %s (key %s): its executor's lease expired; running it "
+              "again with the same idempotency key (fence %lld)",
+              jobs[i].v->action->action_id, jobs[i].v->idempotency_key,
+              (long long)c[i].fence);
+    }
+    if (!(jobs[i].run = lf_exec_run_new(x, &msgs[i], &c[i]))) {
+      snprintf(errstr, errstr_size, "out of memory");
+      err = LF_ERR_NOMEM;
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    free(c[i].obs); /* left only on error */
+  return err;
+}
+
+/* Observations stored before: republished now, once per record. */
+static lf_err_t replay(executor_t *x, const lf_msg_t *msgs, job_t *jobs,
+                       size_t n, lf_out_t *out, char *errstr,
+                       size_t errstr_size) {
+  for (size_t i = 0; i < n; i++) {
+    const job_t *first = jobs[i].dup_of ? &jobs[jobs[i].dup_of - 1] : &jobs[i];
+    if (!first->obs)
+      continue;
+    uint8_t *copy = malloc(first->obs_len + 1);
+    if (!copy) {
       snprintf(errstr, errstr_size, "out of memory");
       return LF_ERR_NOMEM;
     }
-    x->cap = n;
-  }
-  job_t *jobs = x->jobs;
-  if ((err = prepare(x, msgs, n, out, errstr, errstr_size)))
-    goto done;
-  mark_duplicates(jobs, n);
-  if ((err = claim(x, jobs, n, errstr, errstr_size)))
-    goto done;
-  for (size_t i = 0; i < n && !err; i++) {
-    const lf_http_binding_t *b;
-    if (!jobs[i].v || jobs[i].obs || jobs[i].dup_of)
-      continue;
-    if ((b = lf_actions_http(x->actions, jobs[i].v->action->name)))
-      err = queue_http(x, b, &jobs[i], &ncalls);
-    else
-      err = run_builtin(x, jobs[i].v, &jobs[i]);
-  }
-  if (!err)
-    err = run_http(x, jobs, n, ncalls, errstr, errstr_size);
-  else
-    for (size_t i = 0; i < ncalls; i++)
-      json_decref(x->args[i]);
-  /* The observation is stored before it is published: a redelivery then
-   * finds it instead of running the action again. */
-  if (err || (err = finish(x, jobs, n, errstr, errstr_size)) ||
-      (err = copy_duplicates(jobs, n)))
-    goto done;
-  for (size_t i = 0; i < n && !err; i++) {
-    if (!jobs[i].obs)
-      continue;
-    if (jobs[i].replayed) {
-      lf_worker_count(x->w, "replays", 1);
-      lf_info(lf_worker_id(x->w),
-              "action %s (key %s) already ran: "
-              "republishing its observation",
-              jobs[i].v->action->action_id, jobs[i].v->idempotency_key);
+    memcpy(copy, first->obs, first->obs_len);
+    lf_worker_count(x->w, "replays", 1);
+    lf_info(lf_worker_id(x->w),
+            "action %s (key %s) already ran: republishing its observation",
+            jobs[i].v->action->action_id, jobs[i].v->idempotency_key);
+    lf_err_t err = lf_out_produce_bytes(out, &msgs[i], LF_TOPIC_OBSERVATIONS,
+                                        jobs[i].v->action->goal_id, copy,
+                                        first->obs_len, errstr, errstr_size);
+    if (err) {
+      free(copy);
+      return err;
     }
-    err = lf_out_produce_bytes(out, &msgs[i], LF_TOPIC_OBSERVATIONS,
-                               jobs[i].v->action->goal_id, jobs[i].obs,
-                               jobs[i].obs_len, errstr, errstr_size);
-    if (!err)
-      jobs[i].obs = NULL; /* librdkafka owns it now */
   }
-done:
-  if (err == LF_ERR_NOMEM && !errstr[0])
+  return LF_OK;
+}
+
+/* The rest wait for their runs: their records are completed when the
+ * observations are out (executor/inflight.c). */
+static lf_err_t wait_runs(job_t *jobs, const lf_msg_t *msgs, size_t n,
+                          lf_out_t *out) {
+  for (size_t i = 0; i < n; i++) {
+    run_t *r = jobs[i].dup_of ? jobs[jobs[i].dup_of - 1].run : jobs[i].run;
+    if (r && lf_exec_run_wait(r, out, &msgs[i]))
+      return LF_ERR_NOMEM;
+  }
+  return LF_OK;
+}
+
+static lf_err_t reserve(executor_t *x, size_t n) {
+  if (n <= x->cap)
+    return LF_OK;
+  job_t *jobs = realloc(x->jobs, n * sizeof(*jobs));
+  if (jobs)
+    x->jobs = jobs;
+  lf_run_t *claims = jobs ? realloc(x->claims, n * sizeof(*claims)) : NULL;
+  if (!claims)
+    return LF_ERR_NOMEM;
+  x->claims = claims;
+  x->cap = n;
+  return LF_OK;
+}
+
+static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
+                       char *errstr, size_t errstr_size) {
+  executor_t *x = ctx;
+  lf_err_t err = reserve(x, n);
+  job_t *jobs = x->jobs;
+  if (err) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return err;
+  }
+  if ((err = prepare(x, msgs, n, out, errstr, errstr_size)))
+    return err;
+  match(x, jobs, n);
+  if (!(err = claim(x, msgs, jobs, n, errstr, errstr_size)) &&
+      !(err = replay(x, msgs, jobs, n, out, errstr, errstr_size)) &&
+      (err = wait_runs(jobs, msgs, n, out)))
     snprintf(errstr, errstr_size, "out of memory");
   for (size_t i = 0; i < n; i++)
     free(jobs[i].obs);
+  lf_exec_runs_start(x);
   return err;
+}
+
+static lf_err_t idle(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
+                     char *errstr, size_t errstr_size) {
+  return lf_exec_runs_idle(ctx, wake_fd, timeout_ms, out, errstr, errstr_size);
 }
 
 const lf_handler_t lf_executor_handler = {
@@ -344,5 +233,6 @@ const lf_handler_t lf_executor_handler = {
     .ntopics = 1,
     .init = init,
     .handle = handle,
+    .idle = idle,
     .close = executor_close,
 };

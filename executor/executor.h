@@ -3,7 +3,9 @@
  * rest are dead-lettered. Each run is claimed, fenced and finished once in
  * Redis (executor/runstate.h), so a redelivered action republishes its
  * stored observation instead of running again. Actions are HTTP calls
- * (executor/action_http.h, a batch's calls concurrently) or built-ins. */
+ * (executor/action_http.h, run concurrently under executor.max.inflight,
+ * their records completed out of order: executor/inflight.c) or
+ * built-ins. */
 #ifndef LF_EXECUTOR_H
 #define LF_EXECUTOR_H
 

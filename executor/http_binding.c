@@ -25,6 +25,7 @@ void lf_http_binding_destroy(lf_http_binding_t *b) {
   free(b->internal);
   free(b->method);
   free(b->url);
+  json_decref(b->body);
   json_decref(b->headers);
   json_decref(b->response_headers);
   free(b);
@@ -153,6 +154,7 @@ static lf_err_t check_fields(const json_t *spec, char *errstr,
                                       "method",
                                       "url",
                                       "headers",
+                                      "body",
                                       "timeout",
                                       "retries",
                                       "accept",
@@ -273,6 +275,7 @@ lf_http_binding_t *lf_http_binding_parse(const json_t *spec, int lint,
     b->internal[i] = v;
   }
   if (!err) {
+    b->body = json_incref(json_object_get(spec, "body")); /* NULL: none */
     b->headers = h ? json_incref((json_t *)h) : json_object();
     b->response_headers = rh ? json_incref((json_t *)rh)
                              : json_pack("[s,s]", "content-type", "location");

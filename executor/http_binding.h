@@ -2,6 +2,7 @@
  *   {"kind": "http", "method": "POST",
  *    "url": "https://api.example.com/v1/invoices/{invoice_id}/pay",
  *    "headers": {"Authorization": "Bearer ${PAYMENTS_TOKEN}"},
+ *    "body": {"amount": {"value": "{amount}", "currency": "EUR"}},
  *    "timeout": "10s", "retries": 2, "accept": [200, 201],
  *    "redirects": 0, "max_response_bytes": 1048576,
  *    "response_headers": ["content-type", "location"],
@@ -23,6 +24,7 @@
 typedef struct lf_http_binding {
   char *method, *url;
   json_t *headers;          /* name -> value template */
+  json_t *body;             /* template (executor/body.h); NULL: the args */
   json_t *response_headers; /* names, lower case */
   long timeout_ms, backoff_ms;
   int retries, redirects;

@@ -1,13 +1,12 @@
 #include "llm_client.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
+#include <strings.h>
 
+#include "curl_loop.h"
 #include "util.h"
 
 typedef struct call {
@@ -24,16 +23,11 @@ typedef struct call {
   int64_t due_ms;      /* waiting for a retry until then; 0: running */
 } call_t;
 
-/* libcurl's socket interface over epoll: a step costs what is active, not
- * what is in flight (curl_multi_perform and poll walk every transfer). */
 struct lf_llm_client {
   lf_llm_client_opts_t o;
   char url[1024];
   struct curl_slist *headers;
-  CURLM *multi;
-  int epfd;
-  int wake_fd;       /* registered in epfd; -1: none */
-  int64_t timer_due; /* libcurl's timeout (monotonic ms); -1: none */
+  lf_curl_loop_t *loop;
   call_t *calls, *retries;
   size_t n;
 };
@@ -62,31 +56,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
   return len;
 }
 
-static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
-                     void *socketp) {
-  lf_llm_client_t *c = userp;
-  struct epoll_event ev = {0};
-  (void)e;
-  (void)socketp;
-  if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL); /* may be closed already */
-    return 0;
-  }
-  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
-              (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-  ev.data.fd = s;
-  if (!epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev))
-    return 0;
-  return errno == ENOENT && !epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev) ? 0 : -1;
-}
-
-static int on_timer(CURLM *m, long timeout_ms, void *userp) {
-  lf_llm_client_t *c = userp;
-  (void)m;
-  c->timer_due = timeout_ms < 0 ? -1 : lf_monotonic_ms() + timeout_ms;
-  return 0;
-}
-
 lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o, char *errstr,
                                    size_t errstr_size) {
   char auth[1024];
@@ -95,7 +64,6 @@ lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o, char *errstr,
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
   }
-  c->epfd = -1;
   c->o = *o;
   snprintf(c->url, sizeof(c->url), "%s/chat/completions", o->base_url);
   c->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -105,15 +73,9 @@ lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o, char *errstr,
     c->headers = h ? h : NULL;
     memset(auth, 0, sizeof(auth));
   }
-  c->wake_fd = -1;
-  c->timer_due = -1;
-  if (!c->headers || !(c->multi = curl_multi_init()) ||
-      (c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-      curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
-      curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) ||
-      curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
-      curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c)) {
-    snprintf(errstr, errstr_size, "cannot set up libcurl");
+  if (!c->headers || !(c->loop = lf_curl_loop_new(errstr, errstr_size))) {
+    if (!c->headers)
+      snprintf(errstr, errstr_size, "out of memory");
     lf_llm_client_destroy(c);
     return NULL;
   }
@@ -122,7 +84,7 @@ lf_llm_client_t *lf_llm_client_new(const lf_llm_client_opts_t *o, char *errstr,
 
 static void call_free(call_t *k) {
   if (k->easy) {
-    curl_multi_remove_handle(k->c->multi, k->easy);
+    lf_curl_loop_remove(k->c->loop, k->easy);
     curl_easy_cleanup(k->easy);
   }
   free(k->body);
@@ -138,9 +100,7 @@ void lf_llm_client_destroy(lf_llm_client_t *c) {
     c->calls = k->next;
     call_free(k);
   }
-  curl_multi_cleanup(c->multi);
-  if (c->epfd >= 0)
-    close(c->epfd);
+  lf_curl_loop_destroy(c->loop);
   curl_slist_free_all(c->headers);
   free(c);
 }
@@ -153,7 +113,7 @@ size_t lf_llm_client_inflight(const lf_llm_client_t *c) {
 static lf_err_t start(call_t *k, char *errstr, size_t errstr_size) {
   lf_llm_client_t *c = k->c;
   if (k->easy) {
-    curl_multi_remove_handle(c->multi, k->easy);
+    lf_curl_loop_remove(c->loop, k->easy);
     curl_easy_cleanup(k->easy);
   }
   free(k->answer);
@@ -172,8 +132,7 @@ static lf_err_t start(call_t *k, char *errstr, size_t errstr_size) {
       curl_easy_setopt(e, CURLOPT_HEADERDATA, k) ||
       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->o.timeout_ms) ||
       curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-      curl_easy_setopt(e, CURLOPT_PRIVATE, k) ||
-      curl_multi_add_handle(c->multi, e)) {
+      curl_easy_setopt(e, CURLOPT_PRIVATE, k) || lf_curl_loop_add(c->loop, e)) {
     snprintf(errstr, errstr_size, "cannot start an HTTP call");
     return LF_ERR_IO;
   }
@@ -253,11 +212,8 @@ static void finish(call_t *k, CURLcode code, lf_llm_done_fn done, void *ctx) {
   call_free(k);
 }
 
-/* How long the caller may sleep: until libcurl's timer or the earliest
- * retry falls due. */
+/* How long the caller may sleep: until the earliest retry falls due. */
 static int wait_ms(const lf_llm_client_t *c, int timeout_ms, int64_t now) {
-  if (c->timer_due >= 0 && c->timer_due - now < timeout_ms)
-    timeout_ms = c->timer_due > now ? (int)(c->timer_due - now) : 0;
   for (const call_t *k = c->retries; k; k = k->rnext)
     if (k->due_ms - now < timeout_ms)
       timeout_ms = k->due_ms > now ? (int)(k->due_ms - now) : 0;
@@ -279,57 +235,24 @@ static lf_err_t start_retries(lf_llm_client_t *c, int64_t now) {
   return LF_OK;
 }
 
-/* The caller's wake-up fd sits in the same epoll set as the sockets. */
-static lf_err_t watch_wake(lf_llm_client_t *c, int wake_fd) {
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_fd};
-  if (wake_fd == c->wake_fd)
-    return LF_OK;
-  if (c->wake_fd >= 0)
-    epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->wake_fd, NULL);
-  c->wake_fd = -1;
-  if (wake_fd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, wake_fd, &ev))
-    return LF_ERR_IO;
-  c->wake_fd = wake_fd;
-  return LF_OK;
-}
+typedef struct step {
+  lf_llm_done_fn done;
+  void *ctx;
+} step_t;
 
-static lf_err_t act(lf_llm_client_t *c, int timeout_ms) {
-  struct epoll_event evs[256];
-  int running = 0;
-  int n = epoll_wait(c->epfd, evs, 256, timeout_ms);
-  if (n < 0 && errno != EINTR)
-    return LF_ERR_IO;
-  for (int i = 0; i < n; i++) {
-    uint32_t e = evs[i].events;
-    int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) |
-               (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-               (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-    if (evs[i].data.fd != c->wake_fd &&
-        curl_multi_socket_action(c->multi, evs[i].data.fd, mask, &running))
-      return LF_ERR_IO;
-  }
-  if (c->timer_due >= 0 && lf_monotonic_ms() >= c->timer_due) {
-    c->timer_due = -1;
-    if (curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running))
-      return LF_ERR_IO;
-  }
-  return LF_OK;
+static void on_done(void *arg, CURL *e, CURLcode code) {
+  step_t *st = arg;
+  call_t *k = NULL;
+  curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&k);
+  finish(k, code, st->done, st->ctx);
 }
 
 lf_err_t lf_llm_client_step(lf_llm_client_t *c, int wake_fd, int timeout_ms,
                             lf_llm_done_fn done, void *ctx) {
-  int left = 0;
   int64_t now = lf_monotonic_ms();
-  if (start_retries(c, now) || watch_wake(c, wake_fd) ||
-      act(c, wait_ms(c, timeout_ms, now)))
+  step_t st = {done, ctx};
+  if (start_retries(c, now))
     return LF_ERR_IO;
-  CURLMsg *m;
-  while ((m = curl_multi_info_read(c->multi, &left)))
-    if (m->msg == CURLMSG_DONE) {
-      call_t *k = NULL;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&k);
-      curl_multi_remove_handle(c->multi, k->easy);
-      finish(k, m->data.result, done, ctx);
-    }
-  return LF_OK;
+  return lf_curl_loop_step(c->loop, wake_fd, wait_ms(c, timeout_ms, now),
+                           on_done, &st);
 }

@@ -109,15 +109,12 @@ static lf_goal_slot_t *slot(planner_t *p, const char *goal_id, int dedupe) {
   for (size_t i = 0; dedupe && i < p->nslots; i++)
     if (!strcmp(p->slots[i].goal_id, goal_id))
       return &p->slots[i];
-  if (p->nslots == p->cap) {
-    size_t cap = p->cap ? p->cap * 2 : 64;
-    lf_goal_slot_t *s = realloc(p->slots, cap * sizeof(*s));
-    if (!s)
-      return NULL;
-    p->slots = s;
-    p->cap = cap;
-  }
-  lf_goal_slot_t *s = &p->slots[p->nslots];
+  lf_goal_slot_t *s =
+      lf_grow(p->slots, &p->cap, p->nslots + 1, sizeof(*p->slots));
+  if (!s)
+    return NULL;
+  p->slots = s;
+  s = &p->slots[p->nslots];
   memset(s, 0, sizeof(*s));
   if (!(s->goal_id = strdup(goal_id)))
     return NULL;
@@ -367,18 +364,15 @@ static lf_err_t settle(planner_t *p, lf_out_t *out, char *errstr,
 
 static void on_thought(void *arg, const lf_thought_t *t) {
   planner_t *p = arg;
-  if (p->nreplies == p->rcap) {
-    size_t cap = p->rcap ? p->rcap * 2 : 64;
-    reply_t *r = realloc(p->replies, cap * sizeof(*r));
-    if (!r) { /* the goal stays in the await set: a claim retries it */
-      lf_warn(p->id, "out of memory for a model reply");
-      unlink_call(p, t->token);
-      return;
-    }
-    p->replies = r;
-    p->rcap = cap;
+  reply_t *r =
+      lf_grow(p->replies, &p->rcap, p->nreplies + 1, sizeof(*p->replies));
+  if (!r) { /* the goal stays in the await set: a claim retries it */
+    lf_warn(p->id, "out of memory for a model reply");
+    unlink_call(p, t->token);
+    return;
   }
-  reply_t *r = &p->replies[p->nreplies++];
+  p->replies = r;
+  r = &p->replies[p->nreplies++];
   r->call = t->token;
   r->status = t->status;
   r->len = t->len;

@@ -159,11 +159,18 @@ static void write_catalog(char *path, unsigned port) {
           "{\"Authorization\": \"Bearer ${LF_TEST_PAY_TOKEN}\"}, "
           "\"response_headers\": [\"x-receipt\"], \"timeout\": \"5s\", "
           "\"retries\": 2, \"redirects\": 1}}},"
+          "{\"name\": \"refund_invoice\", \"description\": \"Refunds.\", "
+          "\"inputSchema\": {\"type\": \"object\"}, \"x-lamfleet\": "
+          "{\"executor\": {\"kind\": \"http\", \"url\": "
+          "\"http://127.0.0.1:%u/v1/refunds\", \"allow_internal\": "
+          "[\"127.0.0.1:%u\"], \"body\": {\"refund\": {\"invoice\": "
+          "\"{invoice_id}\", \"amount\": \"{amount}\"}, \"reason\": "
+          "\"refund of {invoice_id}\"}}}},"
           "{\"name\": \"poke_loopback\", \"description\": \"Refused.\", "
           "\"inputSchema\": {\"type\": \"object\"}, \"x-lamfleet\": "
           "{\"executor\": {\"kind\": \"http\", \"url\": "
           "\"http://127.0.0.1:%u/v1/poke\"}}}]}",
-          port, port, port);
+          port, port, port, port, port);
   ck_assert_int_eq(fclose(f), 0);
 }
 
@@ -226,8 +233,10 @@ START_TEST(http_actions_reach_only_what_they_may) {
   http_start(&h, EXECUTOR, NULL);
   lf_llm_server_t *srv = h.srv;
 
-  /* a 503 is retried with the same Idempotency-Key; the 201 is observed */
+  /* a 503, then a hang-up mid-response, are retried with the same
+   * Idempotency-Key; the 201 is observed */
   lf_llm_server_push(srv, 503, "{\"error\":\"busy\"}", 0, NULL);
+  lf_llm_server_push_hangup(srv, "{\"paid\":");
   lf_llm_server_push(srv, 201, "{\"paid\":true}", 0, NULL);
   send_approved(&h, &p, "x-pay", "pay_invoice",
                 "{\"invoice_id\":\"INV/7\",\"amount\":5}");
@@ -241,7 +250,7 @@ START_TEST(http_actions_reach_only_what_they_may) {
   lf_test_records_free(&r);
   lf_llm_request_t *q;
   size_t n = lf_llm_server_requests(srv, &q);
-  ck_assert_uint_eq(n, 2);
+  ck_assert_uint_eq(n, 3);
   for (size_t i = 0; i < n; i++) {
     /* the server decodes the path: INV%2F7 on the wire (see http_guard) */
     ck_assert_str_eq(q[i].path, "/v1/invoices/INV/7/pay");
@@ -256,7 +265,21 @@ START_TEST(http_actions_reach_only_what_they_may) {
   o = observation(&h.env, "x-pay", 2, &r);
   ck_assert_int_eq(o->status, LF_OBS_SUCCEEDED);
   lf_test_records_free(&r);
-  ck_assert_uint_eq(lf_llm_server_total(srv), 2);
+  ck_assert_uint_eq(lf_llm_server_total(srv), 3);
+
+  /* a body template places the arguments; the rest is the catalog's */
+  lf_llm_server_push(srv, 200, "{}", 0, NULL);
+  send_approved(&h, &p, "x-refund", "refund_invoice",
+                "{\"invoice_id\":\"INV-3\",\"amount\":2.5}");
+  o = observation(&h.env, "x-refund", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  lf_test_records_free(&r);
+  n = lf_llm_server_requests(srv, &q);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_str_eq(q[3].path, "/v1/refunds");
+  ck_assert_str_eq(q[3].body, "{\"refund\":{\"invoice\":\"INV-3\",\"amount\":"
+                              "2.5},\"reason\":\"refund of INV-3\"}");
+  lf_llm_requests_free(q, n);
 
   /* a status the binding does not accept fails the action */
   lf_llm_server_push(srv, 402, "{\"error\":\"insufficient funds\"}", 0, NULL);
@@ -292,9 +315,10 @@ START_TEST(http_actions_reach_only_what_they_may) {
                   away[i], o->error);
     lf_test_records_free(&r);
   }
-  ck_assert_uint_eq(lf_llm_server_total(srv), 7); /* no request followed */
+  ck_assert_uint_eq(lf_llm_server_total(srv), 9); /* no request followed */
 
-  /* loopback without allow_internal: refused before connecting */
+  /* loopback without allow_internal: refused before connecting, and no
+   * connection kept alive for the other bindings is lent to this one */
   send_approved(&h, &p, "x-poke", "poke_loopback", "{}");
   o = observation(&h.env, "x-poke", 1, &r);
   ck_assert_int_eq(o->status, LF_OBS_FAILED);
@@ -302,7 +326,7 @@ START_TEST(http_actions_reach_only_what_they_may) {
                     strstr(o->error, "loopback"),
                 "%s", o->error);
   lf_test_records_free(&r);
-  ck_assert_uint_eq(lf_llm_server_total(srv), 7);
+  ck_assert_uint_eq(lf_llm_server_total(srv), 9);
 
   http_stop(&h);
 }
@@ -373,13 +397,18 @@ START_TEST(a_killed_executor_is_taken_over) {
 }
 END_TEST
 
-static lf_run_t claim_as(lf_redis_t *r, const char *owner, int64_t lease_ms) {
+static lf_run_t claim_key(lf_redis_t *r, const char *key, const char *owner,
+                          int64_t lease_ms) {
   char errstr[256];
-  lf_run_t run = {.tenant = "acme", .key = "k-1"};
+  lf_run_t run = {.tenant = "acme", .key = key};
   ck_assert_msg(lf_run_claim(r, &run, 1, owner, lf_now_ms(), lease_ms, errstr,
                              sizeof(errstr)) == LF_OK,
                 "%s", errstr);
   return run;
+}
+
+static lf_run_t claim_as(lf_redis_t *r, const char *owner, int64_t lease_ms) {
+  return claim_key(r, "k-1", owner, lease_ms);
 }
 
 static int finish_as(lf_redis_t *r, lf_run_t *run, const char *obs) {
@@ -436,6 +465,60 @@ START_TEST(runs_are_claimed_fenced_and_finished_once) {
 }
 END_TEST
 
+/* At most executor.max.inflight calls at once, the rest waiting their
+ * turn with fetching paused; an action running at another executor is
+ * waited for on the side (the batch is not failed and retried), then
+ * taken over when that executor's lease runs out. */
+START_TEST(actions_in_flight_are_capped) {
+  http_fixture_t h;
+  char errstr[256];
+  const char *const extra[] = {"executor.max.inflight=2", NULL};
+  approval_t p;
+  http_start(&h, EXECUTOR, extra);
+  lf_redis_t *rd = lf_redis_new(h.env.conf, errstr, sizeof(errstr));
+  ck_assert_msg(rd != NULL, "%s", errstr);
+  lf_run_t held = claim_key(rd, "x-held:0", "executor-elsewhere", 3000);
+  ck_assert_int_eq(held.state, LF_RUN_CLAIMED);
+  for (int i = 0; i < 7; i++)
+    lf_llm_server_push(h.srv, 201, "{\"paid\":true}", 300, NULL);
+
+  send_approved(&h, &p, "x-held", "pay_invoice",
+                "{\"invoice_id\":\"INV-0\",\"amount\":1}");
+  for (int i = 0; i < 6; i++) {
+    char goal[32], args[64];
+    snprintf(goal, sizeof(goal), "x-cap-%d", i);
+    snprintf(args, sizeof(args), "{\"invoice_id\":\"INV-%d\",\"amount\":1}",
+             i + 1);
+    send_approved(&h, &p, goal, "pay_invoice", args);
+  }
+  lf_test_records_t r =
+      lf_test_read(&h.env, LF_TOPIC_OBSERVATIONS, 7, 30000, NULL, NULL);
+  ck_assert_uint_eq(r.n, 7);
+  size_t last = 0;
+  for (size_t i = 0; i < r.n; i++) {
+    const lf_observation_t *o = (const lf_observation_t *)r.v[i].pb;
+    ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s: %s", r.v[i].key,
+                  o->error);
+    for (size_t k = 0; k < i; k++)
+      ck_assert_str_ne(r.v[k].key, r.v[i].key);
+    if (o->observed_at_ms >
+        ((const lf_observation_t *)r.v[last].pb)->observed_at_ms)
+      last = i;
+  }
+  /* the six went by while x-held waited out the other's lease */
+  ck_assert_str_eq(r.v[last].key, "x-held");
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 7);
+  ck_assert_uint_eq(lf_llm_server_max_pending(h.srv), 2);
+  lf_worker_t *w = lf_stack_worker(h.env.stack, LF_KIND_EXECUTOR);
+  ck_assert_uint_ge(lf_worker_counter(w, "fetch_pauses"), 1);
+  ck_assert_uint_eq(lf_worker_counter(w, "batches_failed"), 0);
+  ck_assert_uint_eq(lf_worker_counter(w, "runs_taken_over"), 1);
+  lf_redis_destroy(rd);
+  http_stop(&h);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("executor");
   TCase *tc = tcase_create("executor");
@@ -444,6 +527,7 @@ int main(void) {
   tcase_add_test(tc, only_what_the_guard_approved_runs);
   tcase_add_test(tc, http_actions_reach_only_what_they_may);
   tcase_add_test(tc, a_killed_executor_is_taken_over);
+  tcase_add_test(tc, actions_in_flight_are_capped);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

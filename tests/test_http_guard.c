@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "body.h"
 #include "llm_server.h"
 #include "netguard.h"
 #include "support.h"
@@ -59,6 +60,55 @@ START_TEST(url_templates) {
     ck_assert_msg(!u && strstr(errstr, bad[i].why), "%s: %s", bad[i].tmpl,
                   u ? u : errstr);
   }
+}
+END_TEST
+
+static void body_is(const char *tmpl_json, const char *args_json,
+                    const char *want_json) {
+  char errstr[256];
+  json_t *tmpl = json_loads(tmpl_json, JSON_DECODE_ANY, NULL);
+  json_t *args = json_loads(args_json, 0, NULL);
+  json_t *want = json_loads(want_json, JSON_DECODE_ANY, NULL);
+  ck_assert(tmpl && args && want);
+  json_t *got = lf_http_body_render(tmpl, args, errstr, sizeof(errstr));
+  char *text = got ? json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  ck_assert_msg(got && json_equal(got, want), "%s -> %s", tmpl_json,
+                text ? text : errstr);
+  free(text);
+  json_decref(got);
+  json_decref(want);
+  json_decref(args);
+  json_decref(tmpl);
+}
+
+/* Arguments become values in the template's places, whatever they
+ * contain: never keys, never structure. */
+START_TEST(body_templates) {
+  const char *args = "{\"invoice_id\":\"INV-1\",\"amount\":12.5,"
+                     "\"tags\":[\"a\",\"b\"],\"evil\":\"\\\", "
+                     "\\\"admin\\\": true\"}";
+  body_is("{\"amount\":{\"value\":\"{amount}\",\"currency\":\"EUR\"},"
+          "\"note\":\"invoice {invoice_id} of {amount}\",\"tags\":\"{tags}\","
+          "\"opt\":\"{missing}\",\"list\":[\"{invoice_id}\",\"{missing}\"],"
+          "\"n\":3,\"brace\":\"{not a name} {}\"}",
+          args,
+          "{\"amount\":{\"value\":12.5,\"currency\":\"EUR\"},"
+          "\"note\":\"invoice INV-1 of 12.5\",\"tags\":[\"a\",\"b\"],"
+          "\"list\":[\"INV-1\",null],\"n\":3,"
+          "\"brace\":\"{not a name} {}\"}");
+  body_is("{\"memo\":\"{evil}\",\"text\":\"x {evil} y\"}", args,
+          "{\"memo\":\"\\\", \\\"admin\\\": true\","
+          "\"text\":\"x \\\", \\\"admin\\\": true y\"}");
+  body_is("\"{amount}\"", args, "12.5");
+  body_is("\"{missing}\"", args, "null");
+
+  char errstr[256];
+  json_t *tmpl = json_pack("{s:s}", "note", "pay {missing} now");
+  json_t *a = json_loads(args, 0, NULL);
+  ck_assert_ptr_null(lf_http_body_render(tmpl, a, errstr, sizeof(errstr)));
+  ck_assert_str_eq(errstr, "body: argument \"missing\" is missing");
+  json_decref(a);
+  json_decref(tmpl);
 }
 END_TEST
 
@@ -220,6 +270,7 @@ int main(void) {
   TCase *tc = tcase_create("http_guard");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, url_templates);
+  tcase_add_test(tc, body_templates);
   tcase_add_test(tc, allowlist);
   tcase_add_test(tc, address_ranges);
   tcase_add_test(tc, connections_to_internal_addresses_are_refused);

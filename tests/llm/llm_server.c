@@ -15,6 +15,7 @@
 typedef struct answer {
   int status, delay_ms;
   char *body, *retry_after, *location;
+  int hangup; /* send part of the body, then close the connection */
 } answer_t;
 
 /* Per connection: the request as it arrives, then its answer. A delayed
@@ -160,7 +161,7 @@ static char *agent_answer(lf_llm_server_t *s, const char *body) {
 
 /* Called with the lock held. */
 static answer_t next_answer(lf_llm_server_t *s, const conn_t *u) {
-  answer_t a = {500, 0, NULL, NULL, NULL};
+  answer_t a = {500, 0, NULL, NULL, NULL, 0};
   if (s->head != s->tail)
     a = s->script[s->head++ % MAX_SCRIPT];
   else if (s->agent) {
@@ -173,14 +174,33 @@ static answer_t next_answer(lf_llm_server_t *s, const conn_t *u) {
   return a;
 }
 
+/* A hang-up: the body (promised longer than it is) once, then an error,
+ * on which the daemon closes the connection mid-response. */
+static ssize_t hangup_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  const char *body = cls;
+  size_t len = strlen(body);
+  if (pos >= len)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  size_t n = len - (size_t)pos < max ? len - (size_t)pos : max;
+  memcpy(buf, body + pos, n);
+  return (ssize_t)n;
+}
+
+static struct MHD_Response *response(answer_t *a) {
+  if (a->hangup)
+    return MHD_create_response_from_callback(strlen(a->body) + 100, 1024,
+                                             hangup_read, a->body, free);
+  return MHD_create_response_from_buffer(strlen(a->body), a->body,
+                                         MHD_RESPMEM_MUST_FREE);
+}
+
 static enum MHD_Result respond(lf_llm_server_t *s, conn_t *u) {
   answer_t *a = &u->a;
   /* Already answered: seen once under load, as the daemon stopped with a
    * parked connection whose client had gone. */
   if (!a->body)
     return MHD_YES;
-  struct MHD_Response *r = MHD_create_response_from_buffer(
-      strlen(a->body), a->body, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *r = response(a);
   need(r != NULL, "cannot make a response");
   a->body = NULL; /* the response owns it */
   MHD_add_response_header(r, "Content-Type", "application/json");
@@ -236,8 +256,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   record(s, url, u,
          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"));
-  u->a = strcmp(method, "POST") ? (answer_t){405, 0, dup_str("{}"), NULL, NULL}
-                                : next_answer(s, u);
+  u->a = strcmp(method, "POST")
+             ? (answer_t){405, 0, dup_str("{}"), NULL, NULL, 0}
+             : next_answer(s, u);
   u->answered = 1;
   if (++s->pending > s->max_pending)
     s->max_pending = s->pending;
@@ -377,6 +398,7 @@ static void push_owned(lf_llm_server_t *s, int status, char *body, int delay_ms,
   a->body = body;
   a->retry_after = dup_str(retry_after);
   a->location = NULL;
+  a->hangup = 0;
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -384,7 +406,15 @@ void lf_llm_server_push_redirect(lf_llm_server_t *s, const char *location) {
   pthread_mutex_lock(&s->lock);
   need(s->tail - s->head < MAX_SCRIPT, "script full");
   answer_t *a = &s->script[s->tail++ % MAX_SCRIPT];
-  *a = (answer_t){302, 0, dup_str("{}"), NULL, dup_str(location)};
+  *a = (answer_t){302, 0, dup_str("{}"), NULL, dup_str(location), 0};
+  pthread_mutex_unlock(&s->lock);
+}
+
+void lf_llm_server_push_hangup(lf_llm_server_t *s, const char *partial) {
+  pthread_mutex_lock(&s->lock);
+  need(s->tail - s->head < MAX_SCRIPT, "script full");
+  answer_t *a = &s->script[s->tail++ % MAX_SCRIPT];
+  *a = (answer_t){200, 0, dup_str(partial), NULL, NULL, 1};
   pthread_mutex_unlock(&s->lock);
 }
 

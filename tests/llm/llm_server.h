@@ -29,6 +29,9 @@ void lf_llm_server_push(lf_llm_server_t *s, int status, const char *body,
                         int delay_ms, const char *retry_after);
 /* A 302 to location. */
 void lf_llm_server_push_redirect(lf_llm_server_t *s, const char *location);
+/* A 200 whose body stops after partial: the connection is closed
+ * mid-response. */
+void lf_llm_server_push_hangup(lf_llm_server_t *s, const char *partial);
 /* A chat completion whose message is a final answer. */
 void lf_llm_server_push_answer(lf_llm_server_t *s, const char *content);
 /* A chat completion calling one tool (arguments: JSON text). */

@@ -1,0 +1,394 @@
+/* The runs in flight here, from their claim to their published
+ * observation: calls started under executor.max.inflight (fetching
+ * pauses at the cap), runs held elsewhere looked at again until they are
+ * done or their lease expires, and observations stored, published and
+ * their records completed together. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtins.h"
+#include "executor_impl.h"
+#include "log.h"
+#include "util.h"
+
+/* Runs settled together: at most this many, or after this long. */
+#define SETTLE_BATCH 64
+#define SETTLE_WAIT_MS 5
+
+run_t *lf_exec_run_find(executor_t *x, const char *tenant, const char *key) {
+  for (run_t *r = x->runs; r; r = r->next)
+    if (!strcmp(r->claim.key, key) && !strcmp(r->claim.tenant, tenant))
+      return r;
+  return NULL;
+}
+
+static void run_free(run_t *r) {
+  if (!r)
+    return;
+  lf_proto_free((ProtobufCMessage *)r->v);
+  json_decref(r->args);
+  json_decref(r->call.result);
+  free(r->obs);
+  free(r->waiters);
+  free(r);
+}
+
+run_t *lf_exec_run_new(executor_t *x, const lf_msg_t *msg,
+                       const lf_run_t *claim) {
+  char why[256];
+  run_t *r = calloc(1, sizeof(*r));
+  if (!r || !(r->v = (lf_verdict_t *)lf_proto_decode(
+                  lf_proto_topic_descriptor(msg->topic), msg->value, msg->len,
+                  why, sizeof(why)))) {
+    free(r);
+    return NULL;
+  }
+  r->claim = *claim;
+  r->claim.obs = NULL;
+  r->claim.tenant = r->v->action->tenant;
+  r->claim.key = r->v->idempotency_key;
+  r->phase = claim->state == LF_RUN_BUSY ? RUN_ELSEWHERE : RUN_QUEUED;
+  r->recheck_ms = lf_monotonic_ms() + x->busy_poll_ms;
+  *x->runs_end = r;
+  x->runs_end = &r->next;
+  x->nruns++;
+  return r;
+}
+
+lf_err_t lf_exec_run_wait(run_t *r, lf_out_t *out, const lf_msg_t *msg) {
+  waiter_t *grown =
+      lf_grow(r->waiters, &r->wcap, r->nwaiters + 1, sizeof(*grown));
+  if (!grown)
+    return LF_ERR_NOMEM;
+  r->waiters = grown;
+  waiter_t *wt = &r->waiters[r->nwaiters++];
+  wt->token = lf_out_defer(out, msg);
+  snprintf(wt->traceparent, sizeof(wt->traceparent), "%.*s",
+           msg->traceparent ? (int)msg->traceparent_len : 0,
+           msg->traceparent ? msg->traceparent : "");
+  return LF_OK;
+}
+
+lf_err_t lf_exec_observe(executor_t *x, const lf_verdict_t *v,
+                         const json_t *result, const char *error, uint8_t **obs,
+                         size_t *obs_len) {
+  const lf_action_t *a = v->action;
+  lf_observation_t o = LF_OBSERVATION_INIT;
+  char *result_json =
+      result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  o.goal_id = a->goal_id;
+  o.action_id = a->action_id;
+  o.action_name = a->name;
+  o.step = a->step;
+  o.status = error[0] ? LF_OBS_FAILED : LF_OBS_SUCCEEDED;
+  o.result_json = result_json ? result_json : "";
+  o.error = (char *)error;
+  o.observer = (char *)lf_worker_id(x->w);
+  o.observed_at_ms = lf_now_ms();
+  *obs = lf_proto_encode(&o.base, obs_len);
+  lf_worker_count(x->w, "executions", 1);
+  lf_debug(lf_worker_id(x->w), "ran %s (%s): %s", a->action_id, a->name,
+           error[0] ? error : "succeeded");
+  free(result_json);
+  return *obs ? LF_OK : LF_ERR_NOMEM;
+}
+
+static void ready(executor_t *x, run_t *r) {
+  if (!x->nready++)
+    x->ready_since_ms = lf_monotonic_ms();
+  r->phase = RUN_READY;
+}
+
+static void observed(executor_t *x, run_t *r, const json_t *result,
+                     const char *error) {
+  if (lf_exec_observe(x, r->v, result, error, &r->obs, &r->obs_len)) {
+    /* Left claimed: its lease expires and the action runs again, with
+     * the same idempotency key. */
+    lf_error(lf_worker_id(x->w), "action %s: out of memory for its result",
+             r->v->action->action_id);
+    r->phase = RUN_ELSEWHERE;
+    r->recheck_ms = lf_monotonic_ms() + x->lease_ms;
+    return;
+  }
+  r->store = 1;
+  ready(x, r);
+}
+
+static void run_builtin(executor_t *x, run_t *r) {
+  char error[512] = "";
+  json_t *result = NULL;
+  lf_builtin_fn fn = lf_builtin_find(r->v->action->name);
+  if (!fn)
+    snprintf(error, sizeof(error), "no executor for action \"%s\"",
+             r->v->action->name);
+  else if (fn(lf_worker_conf(x->w), r->args, &result, error, sizeof(error)) ==
+           0)
+    error[0] = '\0';
+  observed(x, r, result, error);
+  json_decref(result);
+}
+
+/* Starts a claimed run: a built-in now, an HTTP call in the driver. */
+static void start(executor_t *x, run_t *r) {
+  char why[256];
+  const lf_http_binding_t *b = lf_actions_http(x->actions, r->v->action->name);
+  r->args = json_loads(r->v->action->arguments_json, 0, NULL);
+  if (!json_is_object(r->args))
+    return observed(x, r, NULL, "arguments are not a JSON object");
+  if (!b)
+    return run_builtin(x, r);
+  r->call = (lf_http_call_t){b, r->args, r->claim.key, r, NULL, ""};
+  if (lf_http_actions_submit(x->http, &r->call, why, sizeof(why)))
+    return; /* no memory: stays queued */
+  r->phase = RUN_CALLING;
+}
+
+static size_t calling(const executor_t *x) {
+  return lf_http_actions_inflight(x->http);
+}
+
+/* Oldest first (the list is in claim order), up to the cap. */
+void lf_exec_runs_start(executor_t *x) {
+  for (run_t *r = x->runs; r && calling(x) < x->max_inflight; r = r->next)
+    if (r->phase == RUN_QUEUED)
+      start(x, r);
+  lf_worker_pause(x->w, x->nruns >= x->max_inflight);
+}
+
+static void on_call(void *ctx, lf_http_call_t *call) {
+  run_t *r = call->opaque;
+
+  observed(ctx, r, call->result, call->error);
+}
+
+/* The runs pick selects, each with a claim to send to Redis (runstate.h),
+ * in *rs and *cs (free both); 0 runs is not an error. */
+typedef int (*pick_fn)(const run_t *r, int64_t now);
+
+static lf_err_t select_runs(executor_t *x, pick_fn pick, run_t ***rs,
+                            lf_run_t **cs, size_t *n, char *errstr,
+                            size_t errstr_size) {
+  int64_t now = lf_monotonic_ms();
+  *n = 0;
+  *rs = NULL;
+  *cs = NULL;
+  for (run_t *r = x->runs; r; r = r->next)
+    *n += pick(r, now) != 0;
+  if (!*n)
+    return LF_OK;
+  *rs = calloc(*n, sizeof(**rs));
+  *cs = calloc(*n, sizeof(**cs));
+  if (!*rs || !*cs) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  size_t i = 0;
+  for (run_t *r = x->runs; r; r = r->next)
+    if (pick(r, now)) {
+      (*rs)[i] = r;
+      (*cs)[i++] = r->claim;
+    }
+  return LF_OK;
+}
+
+static int due_elsewhere(const run_t *r, int64_t now) {
+  return r->phase == RUN_ELSEWHERE && r->recheck_ms <= now;
+}
+
+static int unstored(const run_t *r, int64_t now) {
+  (void)now;
+  return r->phase == RUN_READY && !r->stored;
+}
+
+/* A run held elsewhere, looked at again. */
+static void rechecked(executor_t *x, run_t *r, lf_run_t *k) {
+  r->recheck_ms = lf_monotonic_ms() + x->busy_poll_ms;
+  if (k->state == LF_RUN_DONE) {
+    r->obs = k->obs;
+    r->obs_len = k->obs_len;
+    k->obs = NULL;
+    r->stored = 1;
+    ready(x, r);
+  } else if (k->state == LF_RUN_CLAIMED) {
+    r->claim.fence = k->fence;
+    r->claim.state = k->state;
+    r->phase = RUN_QUEUED;
+    lf_worker_count(x->w, "runs_taken_over", 1);
+    lf_warn(lf_worker_id(x->w),
+            "action %s (key %s): its executor's lease expired; running it "
+            "again with the same idempotency key (fence %lld)",
+            r->v->action->action_id, r->claim.key, (long long)k->fence);
+  }
+}
+
+/* Runs held by another executor: done since (its observation is
+ * replayed), or its lease expired (taken over here: the call goes again,
+ * with the same idempotency key). */
+static lf_err_t recheck(executor_t *x, char *errstr, size_t errstr_size) {
+  run_t **rs;
+  lf_run_t *cs;
+  size_t n;
+  lf_err_t err =
+      select_runs(x, due_elsewhere, &rs, &cs, &n, errstr, errstr_size);
+  if (!err && n)
+    err = lf_run_claim(x->redis, cs, n, lf_worker_id(x->w), lf_now_ms(),
+                       x->lease_ms, errstr, errstr_size);
+  for (size_t i = 0; i < n && cs; i++) {
+    if (!err)
+      rechecked(x, rs[i], &cs[i]);
+    free(cs[i].obs);
+  }
+  free(rs);
+  free(cs);
+  return err;
+}
+
+/* Stores the observations of runs that ran here, under their fences. A
+ * run taken over meanwhile is not ours to report: its new executor
+ * publishes. */
+static lf_err_t store(executor_t *x, char *errstr, size_t errstr_size) {
+  run_t **rs;
+  lf_run_t *cs;
+  size_t n;
+  lf_err_t err = select_runs(x, unstored, &rs, &cs, &n, errstr, errstr_size);
+  for (size_t i = 0; !err && i < n; i++) {
+    cs[i].obs = rs[i]->obs;
+    cs[i].obs_len = rs[i]->obs_len;
+  }
+  if (!err && n)
+    err = lf_run_finish(x->redis, cs, n, x->ttl_s, errstr, errstr_size);
+  for (size_t i = 0; !err && i < n; i++) {
+    rs[i]->stored = 1;
+    if (!(rs[i]->stale = cs[i].stale))
+      continue;
+    lf_worker_count(x->w, "results_refused_stale", 1);
+    lf_warn(lf_worker_id(x->w),
+            "action %s (key %s): taken over by another executor while it "
+            "ran here; this result is dropped",
+            rs[i]->v->action->action_id, rs[i]->claim.key);
+  }
+  free(rs);
+  free(cs);
+  return err;
+}
+
+/* One observation per waiting record (a redelivery gets its own). */
+static lf_err_t publish(executor_t *x, run_t *r, lf_out_t *out, char *errstr,
+                        size_t errstr_size) {
+  if (!r->store && r->obs) {
+    lf_worker_count(x->w, "replays", 1);
+    lf_info(lf_worker_id(x->w),
+            "action %s (key %s) already ran: republishing its observation",
+            r->v->action->action_id, r->claim.key);
+  }
+  for (size_t i = 0; r->obs && !r->stale && i < r->nwaiters; i++) {
+    lf_msg_t cause = {.traceparent = r->waiters[i].traceparent,
+                      .traceparent_len = strlen(r->waiters[i].traceparent)};
+    uint8_t *copy = malloc(r->obs_len + 1);
+    if (!copy)
+      return LF_ERR_NOMEM;
+    memcpy(copy, r->obs, r->obs_len);
+    lf_err_t err = lf_out_produce_bytes(out, &cause, LF_TOPIC_OBSERVATIONS,
+                                        r->v->action->goal_id, copy, r->obs_len,
+                                        errstr, errstr_size);
+    if (err) {
+      free(copy);
+      return err;
+    }
+  }
+  return LF_OK;
+}
+
+/* Whether to settle now: waiting for the brokers' acknowledgement costs a
+ * round trip, so runs finishing close together share one, unless nothing
+ * else is in flight to wait for. */
+static int settle_due(const executor_t *x, int64_t *due_ms) {
+  *due_ms = x->ready_since_ms + SETTLE_WAIT_MS;
+  return x->nready &&
+         (x->nready >= SETTLE_BATCH || !lf_http_actions_inflight(x->http) ||
+          lf_monotonic_ms() >= *due_ms);
+}
+
+/* Ready runs: stored, published, acknowledged, and then their records
+ * completed. Any failure leaves them ready for the next try. */
+static lf_err_t settle(executor_t *x, lf_out_t *out, char *errstr,
+                       size_t errstr_size) {
+  int64_t due;
+  if (!settle_due(x, &due))
+    return LF_OK;
+  lf_err_t err = store(x, errstr, errstr_size);
+  int any = 0;
+  for (run_t *r = x->runs; !err && r; r = r->next)
+    if (r->phase == RUN_READY) {
+      any = 1;
+      err = publish(x, r, out, errstr, errstr_size);
+    }
+  if (!err && any)
+    err = lf_out_wait(out, errstr, errstr_size);
+  if (err == LF_ERR_NOMEM && !errstr[0])
+    snprintf(errstr, errstr_size, "out of memory");
+  if (err || !any)
+    return err;
+  for (run_t **p = &x->runs; *p;) {
+    run_t *r = *p;
+    if (r->phase != RUN_READY) {
+      p = &r->next;
+      continue;
+    }
+    for (size_t i = 0; i < r->nwaiters; i++)
+      lf_worker_complete(x->w, r->waiters[i].token);
+
+    *p = r->next;
+    x->nruns--;
+    run_free(r);
+  }
+  x->nready = 0;
+  x->runs_end = &x->runs;
+  while (*x->runs_end)
+    x->runs_end = &(*x->runs_end)->next;
+  return LF_OK;
+}
+
+/* How long the loop may wait: not past a run to look at again, nor past
+ * settling what is ready. */
+static int wait_ms(const executor_t *x, int timeout_ms) {
+  int64_t now = lf_monotonic_ms(), due;
+  if (x->nready && settle_due(x, &due))
+    return 0;
+  if (x->nready && due - now < timeout_ms)
+    timeout_ms = (int)(due - now);
+  for (const run_t *r = x->runs; r; r = r->next)
+    if (r->phase == RUN_ELSEWHERE && r->recheck_ms - now < timeout_ms)
+      timeout_ms = r->recheck_ms > now ? (int)(r->recheck_ms - now) : 0;
+  return timeout_ms < 0 ? 0 : timeout_ms;
+}
+
+lf_err_t lf_exec_runs_idle(executor_t *x, int wake_fd, int timeout_ms,
+                           lf_out_t *out, char *errstr, size_t errstr_size) {
+  lf_err_t err = recheck(x, errstr, errstr_size);
+  lf_exec_runs_start(x);
+  if (lf_http_actions_step(x->http, wake_fd, wait_ms(x, timeout_ms), on_call,
+                           x) &&
+      !err) {
+    snprintf(errstr, errstr_size, "HTTP actions: libcurl failed");
+    err = LF_ERR_IO;
+  }
+  lf_exec_runs_start(x);
+  if (!err)
+    err = settle(x, out, errstr, errstr_size);
+  lf_exec_runs_start(x);
+  return err;
+}
+
+void lf_exec_runs_free(executor_t *x) {
+  /* Calls in flight are abandoned: their records are not committed, and
+   * their leases let another executor take them over. */
+  lf_http_actions_destroy(x->http);
+  x->http = NULL;
+  while (x->runs) {
+    run_t *r = x->runs;
+    x->runs = r->next;
+    run_free(r);
+  }
+}
