@@ -1,10 +1,19 @@
 #include "redis.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+
+#define MAX_SCRIPTS 16
+
+/* A script loaded on the current connection. */
+typedef struct loaded {
+  const char *src; /* the caller's (static) text identifies it */
+  char sha[41];
+} loaded_t;
 
 struct lf_redis {
   redisContext *c;
@@ -15,6 +24,12 @@ struct lf_redis {
   int db;
   struct timeval connect_timeout, timeout;
   int pending; /* replies queued and not read */
+  /* Replies of our own SCRIPT LOADs in a pipeline, by position among the
+   * pending ones (1 = the next reply), to be read past. */
+  int internal[MAX_SCRIPTS];
+  int ninternal;
+  loaded_t loaded[MAX_SCRIPTS];
+  int nloaded;
   char address[300];
   char prefix[128];
 };
@@ -102,6 +117,8 @@ static void drop(lf_redis_t *r) {
   redisFree(r->c);
   r->c = NULL;
   r->pending = 0;
+  r->ninternal = 0;
+  r->nloaded = 0; /* a new connection may be to a new server */
 }
 
 void lf_redis_destroy(lf_redis_t *r) {
@@ -202,8 +219,38 @@ lf_err_t lf_redis_append_argv(lf_redis_t *r, int argc, const char **argv,
   return LF_OK;
 }
 
+static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
+                           size_t errstr_size);
+
+/* Reads past the replies of SCRIPT LOADs queued ahead of the caller's. A
+ * load that failed shows in the EVALSHA's own NOSCRIPT reply. */
+static lf_err_t skip_internal(lf_redis_t *r, char *errstr, size_t errstr_size) {
+  while (r->ninternal && r->internal[0] == 1) {
+    redisReply *rep = NULL;
+    lf_err_t err = read_reply(r, &rep, errstr, errstr_size);
+    if (err == LF_ERR_REDIS_CONN)
+      return err;
+    freeReplyObject(rep);
+  }
+  return LF_OK;
+}
+
 lf_err_t lf_redis_reply(lf_redis_t *r, redisReply **reply, char *errstr,
                         size_t errstr_size) {
+  lf_err_t err = skip_internal(r, errstr, errstr_size);
+  if (err) {
+    *reply = NULL;
+    return err;
+  }
+  err = read_reply(r, reply, errstr, errstr_size);
+  /* Scripts were flushed (SCRIPT FLUSH): load them again on next use. */
+  if (err == LF_ERR_REDIS_REPLY && strstr(errstr, "NOSCRIPT"))
+    r->nloaded = 0;
+  return err;
+}
+
+static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
+                           size_t errstr_size) {
   void *rep = NULL;
   *reply = NULL;
   if (!r->c || r->pending <= 0) {
@@ -218,6 +265,10 @@ lf_err_t lf_redis_reply(lf_redis_t *r, redisReply **reply, char *errstr,
     return LF_ERR_REDIS_CONN;
   }
   r->pending--;
+  for (int i = 0; i < r->ninternal; i++)
+    r->internal[i]--;
+  if (r->ninternal && r->internal[0] == 0)
+    memmove(r->internal, r->internal + 1, --r->ninternal * sizeof(int));
   redisReply *rr = rep;
   if (rr->type == REDIS_REPLY_ERROR) {
     snprintf(errstr, errstr_size, "redis %s: %s", r->address, rr->str);
@@ -249,4 +300,85 @@ lf_err_t lf_redis_command(lf_redis_t *r, redisReply **reply, char *errstr,
   if (err)
     return err;
   return lf_redis_reply(r, reply, errstr, errstr_size);
+}
+
+/* The script's SHA1 as Redis names it. */
+static void script_sha(const char *src, char sha[41]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!EVP_Digest(src, strlen(src), md, &n, EVP_sha1(), NULL))
+    n = 0;
+  for (unsigned int i = 0; i < n && i < 20; i++)
+    snprintf(sha + 2 * i, 3, "%02x", md[i]);
+  sha[n ? 40 : 0] = '\0';
+}
+
+/* The SHA to call src by on this connection, queueing its SCRIPT LOAD
+ * (read past by lf_redis_reply) the first time. */
+static const char *script(lf_redis_t *r, const char *src, char *errstr,
+                          size_t errstr_size) {
+  for (int i = 0; i < r->nloaded; i++)
+    if (r->loaded[i].src == src)
+      return r->loaded[i].sha;
+  if (r->nloaded == MAX_SCRIPTS || r->ninternal == MAX_SCRIPTS) {
+    snprintf(errstr, errstr_size, "redis: more than %d scripts", MAX_SCRIPTS);
+    return NULL;
+  }
+  loaded_t *l = &r->loaded[r->nloaded];
+  script_sha(src, l->sha);
+  if (!l->sha[0]) {
+    snprintf(errstr, errstr_size, "redis: cannot hash a script");
+    return NULL;
+  }
+  if (lf_redis_append(r, errstr, errstr_size, "SCRIPT LOAD %s", src))
+    return NULL;
+  r->internal[r->ninternal++] = r->pending;
+  l->src = src;
+  r->nloaded++;
+  return l->sha;
+}
+
+lf_err_t lf_redis_append_script(lf_redis_t *r, const char *src, char *errstr,
+                                size_t errstr_size, const char *fmt, ...) {
+  char f[256];
+  lf_err_t err = lf_redis_connect(r, errstr, errstr_size);
+  const char *sha = err ? NULL : script(r, src, errstr, errstr_size);
+  if (!sha)
+    return err ? err : LF_ERR_REDIS_CONN;
+  if ((size_t)snprintf(f, sizeof(f), "EVALSHA %s %s", sha, fmt) >= sizeof(f)) {
+    snprintf(errstr, errstr_size, "redis: script arguments too long");
+    return LF_ERR_INVALID;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  err = vappend(r, errstr, errstr_size, f, ap);
+  va_end(ap);
+  return err;
+}
+
+lf_err_t lf_redis_append_script_argv(lf_redis_t *r, const char *src, int argc,
+                                     const char **argv, const size_t *lens,
+                                     char *errstr, size_t errstr_size) {
+  lf_err_t err = lf_redis_connect(r, errstr, errstr_size);
+  const char *sha = err ? NULL : script(r, src, errstr, errstr_size);
+  if (!sha)
+    return err ? err : LF_ERR_REDIS_CONN;
+  const char **av = malloc((size_t)(argc + 2) * sizeof(*av));
+  size_t *al = malloc((size_t)(argc + 2) * sizeof(*al));
+  if (!av || !al) {
+    free(av);
+    free(al);
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  av[0] = "EVALSHA";
+  al[0] = 7;
+  av[1] = sha;
+  al[1] = 40;
+  memcpy(av + 2, argv, (size_t)argc * sizeof(*av));
+  memcpy(al + 2, lens, (size_t)argc * sizeof(*al));
+  err = lf_redis_append_argv(r, argc + 2, av, al, errstr, errstr_size);
+  free(av);
+  free(al);
+  return err;
 }

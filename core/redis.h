@@ -37,6 +37,18 @@ lf_err_t lf_redis_reply(lf_redis_t *r, redisReply **reply, char *errstr,
 /* Drains replies still queued after a failed pipeline step. */
 void lf_redis_discard(lf_redis_t *r);
 
+/* Queues EVALSHA of the Lua script src (a string that outlives r: it
+ * identifies the script) followed by fmt ("2 %s %s %lld": numkeys, keys,
+ * args; hiredis format). The script is loaded once per connection, in the
+ * same pipeline; after a SCRIPT FLUSH the failed call's NOSCRIPT reply
+ * makes the next call load it again. */
+lf_err_t lf_redis_append_script(lf_redis_t *r, const char *src, char *errstr,
+                                size_t errstr_size, const char *fmt, ...);
+/* The same with the arguments after the SHA as argc strings. */
+lf_err_t lf_redis_append_script_argv(lf_redis_t *r, const char *src, int argc,
+                                     const char **argv, const size_t *lens,
+                                     char *errstr, size_t errstr_size);
+
 /* One command, one reply. */
 lf_err_t lf_redis_command(lf_redis_t *r, redisReply **reply, char *errstr,
                           size_t errstr_size, const char *fmt, ...);

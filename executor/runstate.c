@@ -78,11 +78,11 @@ lf_err_t lf_run_claim(lf_redis_t *r, lf_run_t *runs, size_t n,
   lf_err_t err = LF_OK;
   for (size_t i = 0; i < n && !err; i++)
     if (runs[i].key)
-      err = lf_redis_append(r, errstr, errstr_size,
-                            "EVAL %s 2 %sobs:%s:%s %srun:%s:%s %s %lld %lld",
-                            claim_script, p, runs[i].tenant, runs[i].key, p,
-                            runs[i].tenant, runs[i].key, owner,
-                            (long long)now_ms, (long long)lease_ms);
+      err = lf_redis_append_script(r, claim_script, errstr, errstr_size,
+                                   "2 %sobs:%s:%s %srun:%s:%s %s %lld %lld", p,
+                                   runs[i].tenant, runs[i].key, p,
+                                   runs[i].tenant, runs[i].key, owner,
+                                   (long long)now_ms, (long long)lease_ms);
   for (size_t i = 0; i < n && !err; i++) {
     redisReply *rep;
     if (!runs[i].key || (err = lf_redis_reply(r, &rep, errstr, errstr_size)))
@@ -110,10 +110,11 @@ lf_err_t lf_run_finish(lf_redis_t *r, lf_run_t *runs, size_t n, int64_t ttl_s,
     if (runs[i].state != LF_RUN_CLAIMED || !runs[i].obs)
       continue;
     snprintf(fence, sizeof(fence), "%lld", (long long)runs[i].fence);
-    err = lf_redis_append(
-        r, errstr, errstr_size, "EVAL %s 2 %sobs:%s:%s %srun:%s:%s %s %b %lld",
-        finish_script, p, runs[i].tenant, runs[i].key, p, runs[i].tenant,
-        runs[i].key, fence, runs[i].obs, runs[i].obs_len, (long long)ttl_s);
+    err = lf_redis_append_script(r, finish_script, errstr, errstr_size,
+                                 "2 %sobs:%s:%s %srun:%s:%s %s %b %lld", p,
+                                 runs[i].tenant, runs[i].key, p, runs[i].tenant,
+                                 runs[i].key, fence, runs[i].obs,
+                                 runs[i].obs_len, (long long)ttl_s);
   }
   for (size_t i = 0; i < n && !err; i++) {
     redisReply *rep;

@@ -45,23 +45,6 @@ static const char script[] =
     "end\n"
     "return out\n";
 
-lf_err_t lf_limits_load(lf_redis_t *r, char sha[41], char *errstr,
-                        size_t errstr_size) {
-  redisReply *rep = NULL;
-  lf_err_t err =
-      lf_redis_command(r, &rep, errstr, errstr_size, "SCRIPT LOAD %s", script);
-  if (err)
-    return err;
-  if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-    snprintf(errstr, errstr_size, "SCRIPT LOAD: unexpected reply");
-    err = LF_ERR_REDIS_REPLY;
-  } else {
-    memcpy(sha, rep->str, 41);
-  }
-  freeReplyObject(rep);
-  return err;
-}
-
 #define KEYS 3
 #define ARGS 9
 #define SLOT 400
@@ -92,9 +75,9 @@ static void fill(const char *p, const lf_admit_t *a, char (*k)[SLOT],
   snprintf(v[8], SLOT, "%d", a->enforce);
 }
 
-lf_err_t lf_limits_append(lf_redis_t *r, const char *sha, const lf_admit_t *a,
-                          size_t n, char *errstr, size_t errstr_size) {
-  size_t argc = 3 + n * (KEYS + ARGS);
+lf_err_t lf_limits_append(lf_redis_t *r, const lf_admit_t *a, size_t n,
+                          char *errstr, size_t errstr_size) {
+  size_t argc = 1 + n * (KEYS + ARGS);
   const char **argv = calloc(argc, sizeof(*argv));
   size_t *lens = calloc(argc, sizeof(*lens));
   char(*keys)[SLOT] = calloc(n * KEYS + 1, SLOT);
@@ -107,19 +90,18 @@ lf_err_t lf_limits_append(lf_redis_t *r, const char *sha, const lf_admit_t *a,
     goto done;
   }
   snprintf(nkeys, sizeof(nkeys), "%zu", n * KEYS);
-  argv[0] = "EVALSHA";
-  argv[1] = sha;
-  argv[2] = nkeys;
+  argv[0] = nkeys;
   for (size_t i = 0; i < n; i++) {
     fill(lf_redis_prefix(r), &a[i], keys + i * KEYS, vals + i * ARGS);
     for (size_t k = 0; k < KEYS; k++)
-      argv[3 + i * KEYS + k] = keys[i * KEYS + k];
+      argv[1 + i * KEYS + k] = keys[i * KEYS + k];
     for (size_t k = 0; k < ARGS; k++)
-      argv[3 + n * KEYS + i * ARGS + k] = vals[i * ARGS + k];
+      argv[1 + n * KEYS + i * ARGS + k] = vals[i * ARGS + k];
   }
   for (size_t i = 0; i < argc; i++)
     lens[i] = strlen(argv[i]);
-  err = lf_redis_append_argv(r, (int)argc, argv, lens, errstr, errstr_size);
+  err = lf_redis_append_script_argv(r, script, (int)argc, argv, lens, errstr,
+                                    errstr_size);
 done:
   free(argv);
   free(lens);

@@ -35,14 +35,11 @@ typedef struct lf_admit_result {
   double spent;     /* budget: spent in the window before this one */
 } lf_admit_result_t;
 
-/* SCRIPT LOAD; sha receives the script's SHA1. */
-lf_err_t lf_limits_load(lf_redis_t *r, char sha[41], char *errstr,
-                        size_t errstr_size);
-/* Queues one script call admitting the n actions of a[], in order. */
-lf_err_t lf_limits_append(lf_redis_t *r, const char *sha, const lf_admit_t *a,
-                          size_t n, char *errstr, size_t errstr_size);
-/* An error reply starting with NOSCRIPT means Redis lost the script (it
- * restarted): load it again. */
+/* Queues one script call (EVALSHA, the script loaded once per
+ * connection) admitting the n actions of a[], in order. */
+lf_err_t lf_limits_append(lf_redis_t *r, const lf_admit_t *a, size_t n,
+                          char *errstr, size_t errstr_size);
+/* Reads its n results. */
 lf_err_t lf_limits_reply(lf_redis_t *r, lf_admit_result_t *res, size_t n,
                          char *errstr, size_t errstr_size);
 

@@ -31,7 +31,6 @@ typedef struct guard {
   lf_catalog_t *catalog;
   lf_redis_t *redis;
   lf_keyring_t *keys;
-  char sha[41]; /* the admission script's; "" until loaded */
   int64_t ttl_ms, approval_ttl_ms, verdict_ttl_ms;
   decision_t *d; /* per batch, reused */
   size_t cap;
@@ -140,23 +139,15 @@ static lf_admit_t request(const guard_t *g, const lf_action_t *a,
   return req;
 }
 
-/* One script call for k requests; a dead pipeline is drained, and a
- * script Redis lost (it restarted) is loaded again on the retry. */
+/* One script call for k requests; a dead pipeline is drained. */
 static lf_err_t admit_reqs(guard_t *g, const lf_admit_t *reqs,
                            lf_admit_result_t *res, size_t k, char *errstr,
                            size_t errstr_size) {
-  lf_err_t err = LF_OK;
-  if (!g->sha[0])
-    err = lf_limits_load(g->redis, g->sha, errstr, errstr_size);
-  if (!err)
-    err = lf_limits_append(g->redis, g->sha, reqs, k, errstr, errstr_size);
+  lf_err_t err = lf_limits_append(g->redis, reqs, k, errstr, errstr_size);
   if (!err)
     err = lf_limits_reply(g->redis, res, k, errstr, errstr_size);
-  if (err) {
+  if (err)
     lf_redis_discard(g->redis);
-    if (!strncmp(errstr, "NOSCRIPT", 8))
-      g->sha[0] = '\0';
-  }
   return err;
 }
 

@@ -118,11 +118,11 @@ static lf_err_t append_save(lf_redis_t *r, const lf_goal_slot_t *s,
   char *json = json_dumps(s->state, JSON_COMPACT);
   if (!json)
     return nomem(errstr, errstr_size);
-  lf_err_t err = lf_redis_append(
-      r, errstr, errstr_size,
-      "EVAL %s 2 %sgoal:%s %splanner:awaiting %lld %s %lld %s %lld",
-      save_script, prefix, s->goal_id, prefix, (long long)s->version, json,
-      (long long)ttl_s, s->goal_id, (long long)s->await);
+  lf_err_t err = lf_redis_append_script(
+      r, save_script, errstr, errstr_size,
+      "2 %sgoal:%s %splanner:awaiting %lld %s %lld %s %lld", prefix, s->goal_id,
+      prefix, (long long)s->version, json, (long long)ttl_s, s->goal_id,
+      (long long)s->await);
   free(json);
   return err;
 }
@@ -159,9 +159,9 @@ lf_err_t lf_goal_store_release(lf_redis_t *r, lf_goal_slot_t *slots, size_t n,
   for (size_t i = 0; i < n; i++) {
     if (!slots[i].release || slots[i].await <= 0)
       continue;
-    lf_err_t err = lf_redis_append(
-        r, errstr, errstr_size, "EVAL %s 1 %splanner:awaiting %s %lld",
-        release_script, prefix, slots[i].goal_id, (long long)slots[i].await);
+    lf_err_t err = lf_redis_append_script(
+        r, release_script, errstr, errstr_size, "1 %splanner:awaiting %s %lld",
+        prefix, slots[i].goal_id, (long long)slots[i].await);
     if (err) {
       lf_redis_discard(r);
       return err;
@@ -178,11 +178,14 @@ lf_err_t lf_goal_store_claim(lf_redis_t *r, int64_t now, int64_t lease_ms,
   redisReply *rep;
   *ids = NULL;
   *n = 0;
-  lf_err_t err = lf_redis_command(
-      r, &rep, errstr, errstr_size,
-      "EVAL %s 1 %splanner:awaiting %lld %lld %lld", claim_script,
-      lf_redis_prefix(r), (long long)now, (long long)(now + lease_ms),
+  lf_redis_discard(r);
+  lf_err_t err = lf_redis_append_script(
+      r, claim_script, errstr, errstr_size,
+      "1 %splanner:awaiting %lld %lld %lld", lf_redis_prefix(r), (long long)now,
+      (long long)(now + lease_ms),
       (long long)max); /* hiredis' format has no %zu */
+  if (!err)
+    err = lf_redis_reply(r, &rep, errstr, errstr_size);
   if (err)
     return err;
   if (rep->type != REDIS_REPLY_ARRAY) {

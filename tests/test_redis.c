@@ -1,6 +1,7 @@
 /* The Redis connection against a real redis-server: hiredis' two error
  * channels kept apart, pipelining, timeouts and reconnecting. */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "redis.h"
@@ -105,6 +106,71 @@ START_TEST(hung_server_times_out) {
 }
 END_TEST
 
+static const char incr_script[] =
+    "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+
+static long long script_reply(lf_redis_t *r) {
+  redisReply *rep;
+  ck_assert_msg(lf_redis_reply(r, &rep, errstr, sizeof(errstr)) == LF_OK, "%s",
+                errstr);
+  ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+  long long v = rep->integer;
+  freeReplyObject(rep);
+  return v;
+}
+
+static long long script_runs(lf_redis_server_t *srv) {
+  lf_redis_t *probe = connect_to(srv, "2000");
+  redisReply *rep;
+  ck_assert_int_eq(lf_redis_command(probe, &rep, errstr, sizeof(errstr),
+                                    "INFO commandstats"),
+                   LF_OK);
+  const char *at = strstr(rep->str, "cmdstat_evalsha:calls=");
+  long long n = at ? strtoll(at + 22, NULL, 10) : 0;
+  freeReplyObject(rep);
+  lf_redis_destroy(probe);
+  return n;
+}
+
+/* Scripts go by SHA, loaded once per connection inside the caller's
+ * pipeline (its reply read past, the caller's replies in order), and
+ * again after SCRIPT FLUSH: one call fails with NOSCRIPT, the next works. */
+START_TEST(scripts_are_loaded_once_and_again_after_a_flush) {
+  lf_redis_server_t *srv = start(0);
+  lf_redis_t *r = connect_to(srv, "2000");
+  redisReply *rep;
+  ck_assert_int_eq(lf_redis_append(r, errstr, sizeof(errstr), "SET n 1"),
+                   LF_OK);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(lf_redis_append_script(r, incr_script, errstr,
+                                            sizeof(errstr), "1 n %d", 10),
+                     LF_OK);
+  ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_str_eq(rep->str, "OK");
+  freeReplyObject(rep);
+  ck_assert_int_eq(script_reply(r), 11);
+  ck_assert_int_eq(script_reply(r), 21);
+  ck_assert_int_eq(script_reply(r), 31);
+  ck_assert_int_eq(script_runs(srv), 3);
+
+  ck_assert_int_eq(
+      lf_redis_command(r, &rep, errstr, sizeof(errstr), "SCRIPT FLUSH"), LF_OK);
+  freeReplyObject(rep);
+  ck_assert_int_eq(lf_redis_append_script(r, incr_script, errstr,
+                                          sizeof(errstr), "1 n %d", 1),
+                   LF_OK);
+  ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)),
+                   LF_ERR_REDIS_REPLY);
+  ck_assert_msg(strstr(errstr, "NOSCRIPT"), "%s", errstr);
+  ck_assert_int_eq(lf_redis_append_script(r, incr_script, errstr,
+                                          sizeof(errstr), "1 n %d", 1),
+                   LF_OK);
+  ck_assert_int_eq(script_reply(r), 32);
+  lf_redis_destroy(r);
+  lf_redis_server_stop(srv);
+}
+END_TEST
+
 START_TEST(bad_urls_are_named) {
   const char *bad[] = {"http://x", "redis://", "redis://h:99999",
                        "redis://h:1/x", "unix://"};
@@ -128,6 +194,7 @@ int main(void) {
   tcase_add_test(tc, dead_connection_then_reconnect);
   tcase_add_test(tc, hung_server_times_out);
   tcase_add_test(tc, bad_urls_are_named);
+  tcase_add_test(tc, scripts_are_loaded_once_and_again_after_a_flush);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
