@@ -276,10 +276,12 @@ static lf_err_t store(executor_t *x, char *errstr, size_t errstr_size) {
 /* One observation per waiting record (a redelivery gets its own). */
 static lf_err_t publish(executor_t *x, run_t *r, lf_out_t *out, char *errstr,
                         size_t errstr_size) {
-  if (!r->store && r->obs) {
-    lf_worker_count(x->w, "replays", 1);
+  /* Every record past the first that ran it is a delivery again. */
+  size_t again = r->store && r->nwaiters ? r->nwaiters - 1 : r->nwaiters;
+  if (again && r->obs && !r->stale) {
+    lf_worker_count(x->w, "replays", again);
     lf_info(lf_worker_id(x->w),
-            "action %s (key %s) already ran: republishing its observation",
+            "action %s (key %s) delivered again: republishing its observation",
             r->v->action->action_id, r->claim.key);
   }
   for (size_t i = 0; r->obs && !r->stale && i < r->nwaiters; i++) {

@@ -397,6 +397,53 @@ START_TEST(a_killed_executor_is_taken_over) {
 }
 END_TEST
 
+/* SIGTERM in the middle of a call: the executor lets the call finish,
+ * publishes its observation, commits and leaves; its successor finds
+ * nothing to do (scaling down loses nothing and duplicates nothing). */
+START_TEST(sigterm_drains_calls_in_flight) {
+  http_fixture_t h;
+  char errstr[512];
+  const char *const extra[] = {"kafka.session.timeout.ms=6000", NULL};
+  lf_test_records_t r;
+  approval_t p;
+  int status = 0;
+  http_start(&h, 0, extra);
+  pid_t child = spawn_executor(&h.env, h.path);
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"drained\"}", 1500, NULL);
+  send_approved(&h, &p, "x-drain", "pay_invoice",
+                "{\"invoice_id\":\"INV-12\",\"amount\":1}");
+  for (int i = 0; i < 600 && !lf_llm_server_total(h.srv); i++)
+    usleep(50000);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 1);
+  int64_t t0 = lf_monotonic_ms();
+  kill(child, SIGTERM);
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d",
+                status);
+  ck_assert_int_lt(lf_monotonic_ms() - t0, 15000);
+  lf_observation_t *o = observation(&h.env, "x-drain", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  ck_assert_ptr_nonnull(strstr(o->result_json, "drained"));
+  lf_test_records_free(&r);
+
+  ck_assert_int_eq(lf_stack_start_worker(h.env.stack, LF_KIND_EXECUTOR, errstr,
+                                         sizeof(errstr)),
+                   LF_OK);
+  lf_worker_t *w = lf_stack_worker(h.env.stack, LF_KIND_EXECUTOR);
+  for (int i = 0; i < 400 && !lf_worker_assigned(w); i++)
+    usleep(50000);
+  ck_assert_int_gt(lf_worker_assigned(w), 0);
+  sleep(2);
+  r = lf_test_read(&h.env, LF_TOPIC_OBSERVATIONS, 2, 2000, lf_test_match_goal,
+                   "x-drain");
+  ck_assert_uint_eq(r.n, 1);
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_worker_counter(w, "records_consumed"), 0);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 1);
+  http_stop(&h);
+}
+END_TEST
+
 static lf_run_t claim_key(lf_redis_t *r, const char *key, const char *owner,
                           int64_t lease_ms) {
   char errstr[256];
@@ -528,6 +575,7 @@ int main(void) {
   tcase_add_test(tc, http_actions_reach_only_what_they_may);
   tcase_add_test(tc, a_killed_executor_is_taken_over);
   tcase_add_test(tc, actions_in_flight_are_capped);
+  tcase_add_test(tc, sigterm_drains_calls_in_flight);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
