@@ -133,6 +133,10 @@ int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv) {
     json_decref(root);
     return LF_EXIT_USAGE;
   }
+  /* The demo runs beside anything: any free metrics port, unless asked. */
+  if (lf_conf_get_int(conf, "metrics.port") == 9464 &&
+      lf_conf_set(conf, "metrics.port", "-1", errstr, sizeof(errstr)))
+    return LF_EXIT_ERROR;
   /* A tenant of its own, so reruns against one Redis don't collide. */
   lf_uuid(id);
   snprintf(tenant, sizeof(tenant), "demo-%.8s", id);

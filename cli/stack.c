@@ -8,6 +8,7 @@
 
 #include "executor.h"
 #include "guard.h"
+#include "health.h"
 #include "log.h"
 #include "payments.h"
 #include "planner.h"
@@ -27,6 +28,8 @@ struct lf_stack {
   lf_redis_server_t *redis;
   lf_payments_t *payments;
   runner_t runners[LF_KIND__CNT];
+  lf_health_t *health; /* over the workers started with the stack */
+  lf_worker_t *served[LF_KIND__CNT];
 };
 
 const lf_handler_t *lf_stack_handler(lf_kind_t kind) {
@@ -64,6 +67,9 @@ lf_err_t lf_stack_start_worker(lf_stack_t *s, lf_kind_t kind, char *errstr,
 }
 
 void lf_stack_stop_worker(lf_stack_t *s, lf_kind_t kind) {
+  /* the server reads every worker it was given: it goes first */
+  lf_health_stop(s->health);
+  s->health = NULL;
   runner_t *r = &s->runners[kind];
   if (!r->started)
     return;
@@ -132,6 +138,23 @@ static void await_assignments(lf_stack_t *s, int timeout_ms) {
   }
 }
 
+/* One metrics and probes server for the stack's workers (metrics.port). */
+static lf_err_t serve(lf_stack_t *s, char *errstr, size_t errstr_size) {
+  size_t n = 0;
+  for (int k = 0; k < LF_KIND__CNT; k++)
+    if (s->runners[k].w)
+      s->served[n++] = s->runners[k].w;
+  if (!n)
+    return LF_OK;
+  s->health = lf_health_start(s->conf, s->served, n, errstr, errstr_size);
+  if (!s->health && errstr[0])
+    return LF_ERR_IO;
+  if (s->health)
+    lf_info("stack", "metrics on http://%s:%u/metrics",
+            lf_conf_get(s->conf, "metrics.address"), lf_health_port(s->health));
+  return LF_OK;
+}
+
 lf_stack_t *lf_stack_start(lf_conf_t *conf, unsigned workers, char *errstr,
                            size_t errstr_size) {
   lf_stack_t *s = calloc(1, sizeof(*s));
@@ -151,6 +174,8 @@ lf_stack_t *lf_stack_start(lf_conf_t *conf, unsigned workers, char *errstr,
         lf_stack_start_worker(s, (lf_kind_t)k, errstr, errstr_size))
       goto fail;
   await_assignments(s, 30000);
+  if (serve(s, errstr, errstr_size))
+    goto fail;
   return s;
 fail:
   lf_stack_stop(s);
@@ -160,6 +185,8 @@ fail:
 void lf_stack_stop(lf_stack_t *s) {
   if (!s)
     return;
+  lf_health_stop(s->health);
+  s->health = NULL;
   for (int k = 0; k < LF_KIND__CNT; k++)
     lf_stack_stop_worker(s, (lf_kind_t)k);
   lf_mock_destroy(s->mock);

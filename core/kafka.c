@@ -76,6 +76,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   }
 }
 
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+  const lf_kafka_watch_t *watch = opaque;
+  (void)rk;
+  if (watch && watch->on_stats)
+    watch->on_stats(watch->arg, json, len);
+  return 0; /* librdkafka frees json */
+}
+
 rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size) {
@@ -100,6 +108,8 @@ rd_kafka_t *lf_kafka_consumer_new_watched(const lf_conf_t *conf,
     return NULL;
   }
   rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+  if (watch && watch->on_stats)
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
   rd_kafka_conf_set_opaque(kc, (void *)watch);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
   if (!rk) {

@@ -21,6 +21,8 @@ rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
 /* Told of every rebalance of a watched consumer (from its poll). */
 typedef struct lf_kafka_watch {
   void (*on_rebalance)(void *arg, int assigned, int partitions);
+  /* librdkafka's statistics (JSON), every statistics.interval.ms. */
+  void (*on_stats)(void *arg, const char *json, size_t len);
   void *arg;
 } lf_kafka_watch_t;
 

@@ -25,6 +25,9 @@ const lf_prop_t lf_props[] = {
      "Workers flush at the end of every batch, which sends at once: "
      "lingering costs a lone record nothing and lets a batch's records "
      "for a partition travel in one request."},
+    {"kafka.statistics.interval.ms", LF_PROP_INT, "5000", 0, 86400000, NULL, C,
+     "How often a worker's consumer reports its statistics, from which "
+     "/metrics shows the lag of every partition it owns (0: none)."},
     {"kafka.enable.idempotence", LF_PROP_BOOL, "true", 0, 0, NULL, P,
      "Idempotent producer: no duplicates or reordering from retries."},
     {"kafka.acks", LF_PROP_STR, "all", 0, 0, NULL, P,
@@ -53,6 +56,13 @@ const lf_prop_t lf_props[] = {
      "Command timeout; a timed-out connection is dropped and retried."},
     {"redis.key.prefix", LF_PROP_STR, "lamfleet:", 0, 0, NULL, 0,
      "Prefix of every Redis key lamfleet writes."},
+
+    /* Metrics and probes */
+    {"metrics.port", LF_PROP_INT, "9464", -1, 65535, NULL, 0,
+     "Port of /metrics (Prometheus), /healthz and /readyz; 0: none, -1: "
+     "any free port (said in the log)."},
+    {"metrics.address", LF_PROP_STR, "0.0.0.0", 0, 0, NULL, 0,
+     "IPv4 address the metrics port listens on."},
 
     /* The shared worker loop */
     {"worker.id", LF_PROP_STR, "", 0, 0, NULL, 0,

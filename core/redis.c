@@ -1,6 +1,7 @@
 #include "redis.h"
 
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,14 @@
 #include "log.h"
 
 #define MAX_SCRIPTS 16
+
+/* Process-wide, for /metrics: connections lost or refused, error replies. */
+static atomic_uint_fast64_t conn_errors, reply_errors;
+
+void lf_redis_errors(uint64_t *conn, uint64_t *reply) {
+  *conn = atomic_load(&conn_errors);
+  *reply = atomic_load(&reply_errors);
+}
 
 /* A script loaded on the current connection. */
 typedef struct loaded {
@@ -114,6 +123,8 @@ lf_redis_t *lf_redis_new(const lf_conf_t *conf, char *errstr,
 }
 
 static void drop(lf_redis_t *r) {
+  if (r->c)
+    atomic_fetch_add(&conn_errors, 1);
   redisFree(r->c);
   r->c = NULL;
   r->pending = 0;
@@ -124,7 +135,7 @@ static void drop(lf_redis_t *r) {
 void lf_redis_destroy(lf_redis_t *r) {
   if (!r)
     return;
-  drop(r);
+  redisFree(r->c); /* closing is not an error */
   free(r);
 }
 
@@ -271,6 +282,7 @@ static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
     memmove(r->internal, r->internal + 1, --r->ninternal * sizeof(int));
   redisReply *rr = rep;
   if (rr->type == REDIS_REPLY_ERROR) {
+    atomic_fetch_add(&reply_errors, 1);
     snprintf(errstr, errstr_size, "redis %s: %s", r->address, rr->str);
     freeReplyObject(rr);
     return LF_ERR_REDIS_REPLY;

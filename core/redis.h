@@ -9,6 +9,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -52,6 +53,10 @@ lf_err_t lf_redis_append_script_argv(lf_redis_t *r, const char *src, int argc,
 /* One command, one reply. */
 lf_err_t lf_redis_command(lf_redis_t *r, redisReply **reply, char *errstr,
                           size_t errstr_size, const char *fmt, ...);
+
+/* Errors so far in this process, for /metrics: connections lost or
+ * refused, and error replies. */
+void lf_redis_errors(uint64_t *conn, uint64_t *reply);
 
 /* Where it connects, for messages ("127.0.0.1:6379", "/run/redis.sock"). */
 const char *lf_redis_address(const lf_redis_t *r);

@@ -27,7 +27,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
       snprintf(out->first_error, sizeof(out->first_error), "delivery to %s: %s",
                rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
   } else {
+    int t = lf_worker_topic_index(out->w, rd_kafka_topic_name(m->rkt));
     lf_worker_count(out->w, "records_produced", 1);
+    if (t >= 0)
+      atomic_fetch_add(&out->w->produced[t], 1);
   }
 }
 
@@ -85,6 +88,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   w->out.w = w;
   w->wake[0] = w->wake[1] = -1;
   pthread_mutex_init(&w->counters_lock, NULL);
+  pthread_mutex_init(&w->lag_lock, NULL);
   const char *id = lf_conf_get(conf, "worker.id");
   if (*id) {
     snprintf(w->id, sizeof(w->id), "%s", id);
@@ -109,7 +113,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   if (lf_kafka_conf_check(conf, errstr, errstr_size) ||
       h->init(w, &w->ctx, errstr, errstr_size))
     goto fail;
-  w->watch = (lf_kafka_watch_t){on_rebalance, w};
+  w->watch = (lf_kafka_watch_t){on_rebalance, lf_worker_on_stats, w};
   w->consumer =
       lf_kafka_consumer_new_watched(conf, lf_conf_get(conf, h->group_key),
                                     w->id, &w->watch, errstr, errstr_size);
@@ -144,6 +148,7 @@ void lf_worker_destroy(lf_worker_t *w) {
     rd_kafka_destroy(w->producer);
   }
   pthread_mutex_destroy(&w->counters_lock);
+  pthread_mutex_destroy(&w->lag_lock);
   lf_conf_destroy(w->conf);
   lf_defer_free(w);
   free(w->batch);

@@ -105,6 +105,12 @@ void lf_worker_complete(lf_worker_t *w, uint64_t token);
 /* Deferred records not yet completed. */
 size_t lf_worker_deferred(const lf_worker_t *w);
 
+/* A duration (seconds) observed n times, for a histogram (name a string
+ * literal, as for counters); and a gauge's current value. */
+void lf_worker_observe(lf_worker_t *w, const char *name, double seconds,
+                       uint64_t n);
+void lf_worker_gauge(lf_worker_t *w, const char *name, int64_t value);
+
 /* Waits until everything produced through out is acknowledged. */
 lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size);
 

@@ -9,12 +9,34 @@
 #include "kafka.h"
 #include "worker.h"
 
-#define MAX_COUNTERS 32
+#define MAX_COUNTERS 48
+#define MAX_HISTOGRAMS 8
+#define MAX_GAUGES 16
+#define MAX_LAGS 64
+#define LF_HIST_BUCKETS 15 /* plus +Inf */
 
 typedef struct counter {
   const char *name;
   atomic_uint_fast64_t value;
 } counter_t;
+
+typedef struct histogram {
+  const char *name;
+  atomic_uint_fast64_t buckets[LF_HIST_BUCKETS + 1]; /* not cumulative */
+  atomic_uint_fast64_t count, sum_us;
+} histogram_t;
+
+typedef struct gauge {
+  const char *name;
+  atomic_int_fast64_t value;
+} gauge_t;
+
+/* A partition's consumer lag, from librdkafka's statistics. */
+typedef struct lag {
+  int topic; /* lf_topic_t */
+  int32_t partition;
+  int64_t lag;
+} lag_t;
 
 /* Delivery state of the batch in flight. */
 struct lf_out {
@@ -67,8 +89,22 @@ struct lf_worker {
   int64_t last_commit_ms;
   counter_t counters[MAX_COUNTERS];
   atomic_int ncounters;
-  pthread_mutex_t counters_lock;
+  pthread_mutex_t counters_lock; /* adding counters, histograms, gauges */
+  histogram_t hists[MAX_HISTOGRAMS];
+  atomic_int nhists;
+  gauge_t gauges[MAX_GAUGES];
+  atomic_int ngauges;
+  atomic_uint_fast64_t consumed[LF_TOPIC__CNT], produced[LF_TOPIC__CNT];
+  pthread_mutex_t lag_lock;
+  lag_t lags[MAX_LAGS];
+  int nlags;
 };
+
+/* worker_metrics.c. Histogram bucket bounds, seconds: a hop on loopback
+ * to a slow model call. */
+extern const double lf_hist_bounds[LF_HIST_BUCKETS];
+void lf_worker_on_stats(void *arg, const char *json, size_t len);
+int lf_worker_topic_index(const lf_worker_t *w, const char *name);
 
 /* worker_defer.c: the commit points of out-of-order completion. */
 lf_err_t lf_defer_reserve(lf_worker_t *w, size_t n);

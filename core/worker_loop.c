@@ -107,6 +107,8 @@ static int decode(lf_worker_t *w, size_t n, char *errstr, size_t errstr_size) {
     raw_msg(w, w->batch[i], msg);
     int kind = lf_proto_topic_from_name(lf_conf_get(w->conf, "topic.prefix"),
                                         msg->topic_name);
+    if (kind >= 0)
+      atomic_fetch_add(&w->consumed[kind], 1);
     ProtobufCMessage *pb = NULL;
     if (kind < 0)
       snprintf(why, sizeof(why), "topic %s is not a fleet topic",
@@ -311,6 +313,19 @@ static void drain(lf_worker_t *w) {
   lf_defer_commit(w, 0);
 }
 
+/* How long records waited in Kafka before this worker took them: the hop
+ * latency a goal pays at every stage. */
+static void observe_age(lf_worker_t *w, size_t n) {
+  int64_t now = lf_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    rd_kafka_timestamp_type_t type;
+    int64_t ts = rd_kafka_message_timestamp(w->batch[i], &type);
+    if (ts > 0 && now >= ts)
+      lf_worker_observe(w, "record_wait_seconds", (double)(now - ts) / 1000.0,
+                        1);
+  }
+}
+
 static void backoff(lf_worker_t *w, int64_t ms) {
   int64_t until = lf_monotonic_ms() + ms;
   while (!atomic_load(&w->stop) && lf_monotonic_ms() < until)
@@ -338,7 +353,9 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
       continue;
     lf_worker_count(w, "records_consumed", n);
     lf_worker_count(w, "batches", 1);
+    observe_age(w, n);
     char why[512];
+    int64_t t0 = lf_monotonic_ms();
     if ((err = process(w, n, why, sizeof(why)))) {
       lf_error(w->id, "batch of %zu not committed, retrying in %lld ms: %s", n,
                (long long)wait, why);
@@ -348,6 +365,8 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
       wait = wait * 2 > max ? max : wait * 2;
     } else {
       wait = base;
+      lf_worker_observe(w, "handling_seconds",
+                        (double)(lf_monotonic_ms() - t0) / 1000.0, n);
     }
     for (size_t i = 0; i < n; i++)
       rd_kafka_message_destroy(w->batch[i]);

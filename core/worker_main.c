@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "health.h"
 #include "log.h"
 
 static lf_worker_t *running;
@@ -59,6 +60,16 @@ int lf_worker_main(const lf_handler_t *h, int argc, char **argv) {
     status = 2;
     goto done;
   }
+  lf_health_t *health = lf_health_start(conf, &w, 1, errstr, sizeof(errstr));
+  if (!health && errstr[0]) {
+    lf_error(lf_worker_id(w), "cannot start: %s", errstr);
+    lf_worker_destroy(w);
+    status = 2;
+    goto done;
+  }
+  if (health)
+    lf_info(lf_worker_id(w), "metrics and probes on port %u",
+            lf_health_port(health));
   running = w;
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -70,6 +81,7 @@ int lf_worker_main(const lf_handler_t *h, int argc, char **argv) {
     lf_error(lf_worker_id(w), "%s", errstr);
   status = err ? 1 : 0;
   running = NULL;
+  lf_health_stop(health);
   lf_worker_destroy(w);
 done:
   lf_conf_destroy(conf);

@@ -88,6 +88,8 @@ lf_err_t lf_exec_observe(executor_t *x, const lf_verdict_t *v,
   o.observed_at_ms = lf_now_ms();
   *obs = lf_proto_encode(&o.base, obs_len);
   lf_worker_count(x->w, "executions", 1);
+  lf_worker_count(x->w, error[0] ? "executions_failed" : "executions_succeeded",
+                  1);
   lf_debug(lf_worker_id(x->w), "ran %s (%s): %s", a->action_id, a->name,
            error[0] ? error : "succeeded");
   free(result_json);
@@ -154,6 +156,7 @@ void lf_exec_runs_start(executor_t *x) {
     if (r->phase == RUN_QUEUED)
       start(x, r);
   lf_worker_pause(x->w, x->nruns >= x->max_inflight);
+  lf_worker_gauge(x->w, "actions_in_flight", (int64_t)x->nruns);
 }
 
 static void on_call(void *ctx, lf_http_call_t *call) {

@@ -108,6 +108,32 @@ lf_err_t lf_approvals_due(lf_redis_t *r, int64_t now_ms, char (*ids)[256],
   return LF_OK;
 }
 
+lf_err_t lf_approvals_stats(lf_redis_t *r, long long *count,
+                            int64_t *earliest_ms, char *errstr,
+                            size_t errstr_size) {
+  redisReply *rep = NULL;
+  const char *p = lf_redis_prefix(r);
+  *count = 0;
+  *earliest_ms = 0;
+  lf_err_t err =
+      lf_redis_append(r, errstr, errstr_size, "ZCARD %sapprovals:due", p);
+  if (!err)
+    err = lf_redis_append(r, errstr, errstr_size,
+                          "ZRANGE %sapprovals:due 0 0 WITHSCORES", p);
+  if (!err && !(err = lf_redis_reply(r, &rep, errstr, errstr_size)))
+    *count = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+  freeReplyObject(rep);
+  rep = NULL;
+  if (!err && !(err = lf_redis_reply(r, &rep, errstr, errstr_size)) &&
+      rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+      rep->element[1]->type == REDIS_REPLY_STRING)
+    *earliest_ms = strtoll(rep->element[1]->str, NULL, 10);
+  freeReplyObject(rep);
+  if (err)
+    lf_redis_discard(r);
+  return err;
+}
+
 lf_err_t lf_approvals_forget(lf_redis_t *r, const char *action_id, char *errstr,
                              size_t errstr_size) {
   redisReply *rep = NULL;

@@ -29,6 +29,11 @@ lf_err_t lf_approvals_claim(lf_redis_t *r, const char *action_id,
                             const char *outcome, int *won, lf_verdict_t **out,
                             char *errstr, size_t errstr_size);
 
+/* How many actions wait for a human, and the earliest expiry among them
+ * (0 when none). */
+lf_err_t lf_approvals_stats(lf_redis_t *r, long long *count,
+                            int64_t *earliest_ms, char *errstr,
+                            size_t errstr_size);
 /* Up to max action ids whose approval expired by now_ms. */
 lf_err_t lf_approvals_due(lf_redis_t *r, int64_t now_ms, char (*ids)[256],
                           size_t max, size_t *n, char *errstr,

@@ -458,6 +458,21 @@ static lf_err_t delivered(void *ctx, char *errstr, size_t errstr_size) {
 }
 
 /* Held actions whose time ran out go back to the planner as rejected. */
+/* Every hold lives guard.approval.ttl, so the earliest to expire is the
+ * oldest. */
+static lf_err_t gauge_approvals(guard_t *g, char *errstr, size_t errstr_size) {
+  long long count;
+  int64_t earliest;
+  lf_err_t err =
+      lf_approvals_stats(g->redis, &count, &earliest, errstr, errstr_size);
+  if (err)
+    return err;
+  int64_t age = count ? lf_now_ms() - (earliest - g->approval_ttl_ms) : 0;
+  lf_worker_gauge(g->w, "approvals_pending", count);
+  lf_worker_gauge(g->w, "approvals_oldest_age_ms", age > 0 ? age : 0);
+  return LF_OK;
+}
+
 static lf_err_t expire(void *ctx, lf_out_t *out, char *errstr,
                        size_t errstr_size) {
   guard_t *g = ctx;
@@ -491,7 +506,7 @@ static lf_err_t expire(void *ctx, lf_out_t *out, char *errstr,
     lf_proto_free(&held->base);
   }
   lf_reasons_free(&d.reasons);
-  return err;
+  return err ? err : gauge_approvals(g, errstr, errstr_size);
 }
 
 static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,

@@ -28,8 +28,9 @@
 typedef struct call { /* a model call here, in flight or waiting */
   struct call *next;
   char *goal_id;
-  int64_t version; /* the goal's, when the call was made */
-  json_t *state;   /* while it waits for a free slot */
+  int64_t version;    /* the goal's, when the call was made */
+  json_t *state;      /* while it waits for a free slot */
+  int64_t started_ms; /* monotonic */
 } call_t;
 
 typedef struct reply { /* a finished call, until it is concluded */
@@ -159,6 +160,7 @@ static void start_calls(planner_t *p) {
     c->state = NULL;
     c->next = p->calls;
     p->calls = c;
+    c->started_ms = lf_monotonic_ms();
     lf_worker_count(p->w, "llm_calls", 1);
   }
 }
@@ -186,6 +188,7 @@ static void backpressure(planner_t *p) {
   start_calls(p);
   if (p->be->think)
     lf_worker_pause(p->w, inflight(p) + p->nwaiting >= p->max_inflight);
+  lf_worker_gauge(p->w, "llm_calls_in_flight", (int64_t)inflight(p));
 }
 
 static void log_end(planner_t *p, const lf_goal_slot_t *s) {
@@ -374,6 +377,9 @@ static void on_thought(void *arg, const lf_thought_t *t) {
   p->replies = r;
   r = &p->replies[p->nreplies++];
   r->call = t->token;
+  lf_worker_observe(p->w, "llm_call_seconds",
+                    (double)(lf_monotonic_ms() - r->call->started_ms) / 1000.0,
+                    1);
   r->status = t->status;
   r->len = t->len;
   r->body = malloc(t->len + 1);

@@ -17,6 +17,9 @@ lf_conf_t *lf_test_conf(void) {
   ck_assert_int_eq(lf_conf_set(conf, "log.level", level ? level : "warn",
                                errstr, sizeof(errstr)),
                    LF_OK);
+  /* Tests run side by side: no fixed metrics port unless a test asks. */
+  ck_assert_int_eq(
+      lf_conf_set(conf, "metrics.port", "0", errstr, sizeof(errstr)), LF_OK);
   /* LAMFLEET_* variables reach the tests too, e.g. LAMFLEET_KAFKA_DEBUG. */
   if (lf_conf_load_env(conf, environ, errstr, sizeof(errstr)))
     ck_abort_msg("%s", errstr);
