@@ -18,6 +18,10 @@ static void usage(FILE *out) {
         "  guard check [--catalog FILE] [--json] ACTION.json|-\n"
         "                           the guard's verdict, offline (one action\n"
         "                           per line on stdin)\n"
+        "  lag [--group G] [--watch SECONDS] [--json] [--max-lag N]\n"
+        "                           committed offset, end offset and lag of\n"
+        "                           every worker group, partition by\n"
+        "                           partition (--max-lag: exit 1 above N)\n"
         "  approvals list [--json]  actions waiting for a human\n"
         "  approvals approve ID [--note TEXT]\n"
         "  approvals deny ID --reason TEXT\n"
@@ -74,6 +78,8 @@ int main(int argc, char **argv) {
     rc = lf_cmd_catalog(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "guard"))
     rc = lf_cmd_guard(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "lag"))
+    rc = lf_cmd_lag(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "approvals"))
     rc = lf_cmd_approvals(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "config"))

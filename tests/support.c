@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "kafka.h"
 #include "log.h"
@@ -209,4 +210,18 @@ int lf_test_run(Suite *s) {
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
   return failed ? 1 : 0;
+}
+
+int lf_test_cli(lf_test_env_t *env, const char *path, char *out, size_t size,
+                const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "%s -b %s -X redis.url=%s %s 2>&1", path,
+           lf_stack_bootstraps(env->stack), lf_stack_redis_url(env->stack),
+           args);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  size_t n = fread(out, 1, size - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -29,6 +29,11 @@ void lf_test_env_stop(lf_test_env_t *env);
 void lf_test_env_start_with(lf_test_env_t *env, unsigned workers,
                             const char *const *settings);
 
+/* Runs the lamfleet CLI (at path) against env's stack with args; returns
+ * its exit status, its output (stdout and stderr) in out. */
+int lf_test_cli(lf_test_env_t *env, const char *path, char *out, size_t size,
+                const char *args);
+
 /* A connection to the stack's redis-server, to look at its keys. */
 redisContext *lf_test_redis(lf_test_env_t *env);
 

@@ -305,18 +305,8 @@ START_TEST(shadow_mode_approves_and_reports) {
 }
 END_TEST
 
-/* Runs the lamfleet CLI against env; returns its exit status, output in out. */
 static int cli(lf_test_env_t *env, char *out, size_t size, const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof(cmd), "%s -b %s -X redis.url=%s %s 2>&1", LF_CLI_PATH,
-           lf_stack_bootstraps(env->stack), lf_stack_redis_url(env->stack),
-           args);
-  FILE *p = popen(cmd, "r");
-  ck_assert_ptr_nonnull(p);
-  size_t n = fread(out, 1, size - 1, p);
-  out[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return lf_test_cli(env, LF_CLI_PATH, out, size, args);
 }
 
 START_TEST(approval_round_trip_through_the_cli) {

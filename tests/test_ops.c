@@ -1,0 +1,108 @@
+/* Operating the fleet: `lamfleet lag` against the mock cluster with
+ * offsets produced and committed by the test prints the exact figures,
+ * and --max-lag gives scripts their exit codes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "support.h"
+
+static void produce_to(lf_test_env_t *env, const char *topic, int32_t part,
+                       int n) {
+  for (int i = 0; i < n; i++) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        env->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+        RD_KAFKA_V_VALUE("x", 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    ck_assert_msg(!err, "%s", rd_kafka_err2str(err));
+  }
+  ck_assert_int_eq(rd_kafka_flush(env->producer, 10000), 0);
+}
+
+/* Commits as the group would, without joining it. */
+static void commit(lf_test_env_t *env, const char *group, const char *topic,
+                   int32_t part, int64_t offset) {
+  char errstr[512];
+  rd_kafka_t *c = lf_kafka_consumer_new(env->conf, group, "test-commit", errstr,
+                                        sizeof(errstr));
+  ck_assert_msg(c != NULL, "%s", errstr);
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, topic, part)->offset = offset;
+  rd_kafka_resp_err_t err = rd_kafka_commit(c, l, 0);
+  ck_assert_msg(!err, "%s", rd_kafka_err2str(err));
+  rd_kafka_topic_partition_list_destroy(l);
+  rd_kafka_destroy_flags(c, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+static int has_line(const char *out, const char *line) {
+  const char *at = strstr(out, line);
+  return at && (at == out || at[-1] == '\n') && at[strlen(line)] == '\n';
+}
+
+START_TEST(lag_prints_the_exact_figures) {
+  lf_test_env_t env;
+  char out[32768];
+  lf_test_env_start(&env, 0);
+  produce_to(&env, "lamfleet.goals", 2, 7);
+  produce_to(&env, "lamfleet.goals", 4, 3);
+  produce_to(&env, "lamfleet.actions.approved", 1, 4);
+  commit(&env, "lamfleet-planner", "lamfleet.goals", 2, 5);
+  commit(&env, "lamfleet-executor", "lamfleet.actions.approved", 1, 4);
+
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "lag --json"), 0);
+  /* committed 5 of 7: 2 behind; nothing committed of 3: all 3 behind */
+  ck_assert_msg(
+      has_line(out, "{\"group\":\"lamfleet-planner\",\"topic\":\"lamfleet."
+                    "goals\",\"partition\":2,\"committed\":5,\"end\":7,"
+                    "\"lag\":2}") &&
+          has_line(out, "{\"group\":\"lamfleet-planner\",\"topic\":"
+                        "\"lamfleet.goals\",\"partition\":4,\"committed\":-1,"
+                        "\"end\":3,\"lag\":3}") &&
+          has_line(out, "{\"group\":\"lamfleet-executor\",\"topic\":"
+                        "\"lamfleet.actions.approved\",\"partition\":1,"
+                        "\"committed\":4,\"end\":4,\"lag\":0}") &&
+          strstr(out, "{\"group\":\"lamfleet-planner\",\"kind\":\"planner\","
+                      "\"lag\":5,\"state\":\"state unknown (the broker does "
+                      "not support DescribeGroups)\"}") &&
+          strstr(out, "{\"group\":\"lamfleet-guard\",\"kind\":\"guard\","
+                      "\"lag\":0,"),
+      "%s", out);
+
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out),
+                               "lag --group lamfleet-planner"),
+                   0);
+  ck_assert_msg(strstr(out,
+                       "lamfleet-planner     lamfleet.goals          "
+                       "        2            5            7          2\n") &&
+                    strstr(out, "lamfleet-planner     (total)") &&
+                    !strstr(out, "lamfleet-guard"),
+                "%s", out);
+
+  /* the planner's 5 are above 4; the other groups are not the question */
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "lag --max-lag 4"), 1);
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "lag --max-lag 5"), 0);
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out),
+                               "lag --watch 1 --max-lag 5"),
+                   0);
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "lag --group nobody"),
+      2);
+  ck_assert_msg(strstr(out, "\"nobody\" is not a group of the fleet"), "%s",
+                out);
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "lag --max-lag -3"), 2);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("ops");
+  TCase *tc = tcase_create("ops");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, lag_prints_the_exact_figures);
+  suite_add_tcase(s, tc);
+  return lf_test_run(s);
+}
