@@ -25,15 +25,32 @@ int lf_cmd_guard(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_lag(lf_conf_t *conf, int argc, char **argv);
 
 /* A producer for goals that already knows the goals topic's leaders, so
- * the first goal goes out at once. NULL with errstr on failure. */
+ * the first goal goes out at once (dr_cb may be NULL). NULL with errstr on
+ * failure. */
 rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
+                                 void (*dr_cb)(rd_kafka_t *,
+                                               const rd_kafka_message_t *,
+                                               void *),
                                  char *errstr, size_t errstr_size);
+
+/* What a goal gets when it does not say (--tenant, --max-steps, --key:
+ * NULL keys a goal by its id). */
+typedef struct lf_goal_defaults {
+  const char *tenant;
+  long max_steps;
+  const char *key;
+} lf_goal_defaults_t;
+
+/* goal submit --file PATH ("-": standard input); prints the goal ids (or
+ * with json one object a line). Returns the exit status. */
+int lf_goal_submit_file(const lf_conf_t *conf, const char *path,
+                        const lf_goal_defaults_t *d, int json);
 
 /* Produces one Goal and waits for its acknowledgement. */
 lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
-                        const char *text, const char *tenant,
-                        unsigned max_steps, char goal_id[LF_UUID_LEN + 1],
-                        char *errstr, size_t errstr_size);
+                        const char *text, const lf_goal_defaults_t *d,
+                        char goal_id[LF_UUID_LEN + 1], char *errstr,
+                        size_t errstr_size);
 
 /* Prints goal_id's records as they arrive until its result. Returns the
  * result's status (LF_RESULT_*), or 0 on timeout. */

@@ -93,8 +93,8 @@ static int run_goal(lf_follow_t *f, rd_kafka_t *p, const lf_conf_t *conf,
   char errstr[512];
   int saw[8] = {0};
   printf("\n[%zu] %s\n", i + 1, about ? about : text);
-  if (lf_goal_submit(p, conf, text, tenant, 0, goal_id, errstr,
-                     sizeof(errstr))) {
+  lf_goal_defaults_t d = {tenant, 0, NULL};
+  if (lf_goal_submit(p, conf, text, &d, goal_id, errstr, sizeof(errstr))) {
     printf("  cannot submit: %s\n", errstr);
     return 0;
   }
@@ -142,7 +142,7 @@ int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv) {
   snprintf(tenant, sizeof(tenant), "demo-%.8s", id);
   if (!(s = lf_stack_start(conf, 7, errstr, sizeof(errstr))) ||
       !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr))) ||
-      !(p = lf_goal_producer_new(conf, "lamfleet-demo", errstr,
+      !(p = lf_goal_producer_new(conf, "lamfleet-demo", NULL, errstr,
                                  sizeof(errstr)))) {
     fprintf(stderr, "lamfleet demo: %s\n", errstr);
     goto done;

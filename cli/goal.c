@@ -7,10 +7,13 @@
 #include "log.h"
 
 rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
+                                 void (*dr_cb)(rd_kafka_t *,
+                                               const rd_kafka_message_t *,
+                                               void *),
                                  char *errstr, size_t errstr_size) {
   char topic[256];
   rd_kafka_t *p =
-      lf_kafka_producer_new(conf, client_id, NULL, errstr, errstr_size);
+      lf_kafka_producer_new(conf, client_id, dr_cb, errstr, errstr_size);
   if (p &&
       lf_kafka_topic_warm(
           p, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
@@ -22,20 +25,20 @@ rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
 }
 
 lf_err_t lf_goal_submit(rd_kafka_t *producer, const lf_conf_t *conf,
-                        const char *text, const char *tenant,
-                        unsigned max_steps, char goal_id[LF_UUID_LEN + 1],
-                        char *errstr, size_t errstr_size) {
+                        const char *text, const lf_goal_defaults_t *d,
+                        char goal_id[LF_UUID_LEN + 1], char *errstr,
+                        size_t errstr_size) {
   char topic[256];
   lf_goal_t g = LF_GOAL_INIT;
   lf_uuid(goal_id);
   g.goal_id = goal_id;
-  g.tenant = (char *)tenant;
+  g.tenant = (char *)d->tenant;
   g.text = (char *)text;
-  g.max_steps = max_steps;
+  g.max_steps = (uint32_t)d->max_steps;
   g.created_at_ms = lf_now_ms();
   lf_err_t err = lf_kafka_produce(
       producer, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),
-      goal_id, &g.base, NULL, 0, NULL, errstr, errstr_size);
+      d->key ? d->key : goal_id, &g.base, NULL, 0, NULL, errstr, errstr_size);
   if (err)
     return err;
   if (rd_kafka_flush(producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -82,14 +85,21 @@ int lf_goal_follow(lf_follow_t *f, const char *goal_id, int timeout_ms,
 
 static void goal_usage(FILE *out) {
   fputs("Usage: lamfleet [-b BROKERS] goal submit TEXT [--tenant T] "
-        "[--max-steps N] [--wait] [--timeout SECONDS]\n",
+        "[--max-steps N] [--key K] [--wait] [--timeout SECONDS]\n"
+        "       lamfleet [-b BROKERS] goal submit --file FILE|- [--tenant T] "
+        "[--max-steps N] [--key K] [--json]\n"
+        "  FILE: one goal a line (text, or {\"text\", \"tenant\", "
+        "\"max_steps\", \"key\"}),\n"
+        "        or one JSON document (a goal, or an array of goals); - reads "
+        "stdin\n",
         out);
 }
 
 int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
-  const char *text = NULL, *tenant = "default";
-  long max_steps = 0, timeout_s = 60;
-  int wait = 0;
+  const char *text = NULL, *file = NULL;
+  lf_goal_defaults_t d = {"default", 0, NULL};
+  long timeout_s = 60;
+  int wait = 0, json = 0;
   if (argc < 2 || strcmp(argv[1], "submit")) {
     goal_usage(stderr);
     return LF_EXIT_USAGE;
@@ -98,10 +108,18 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--wait"))
       wait = 1;
+    else if (!strcmp(a, "--json"))
+      json = 1;
     else if (!strcmp(a, "--tenant") && i + 1 < argc)
-      tenant = argv[++i];
+      d.tenant = argv[++i];
+    else if (!strcmp(a, "--key") && i + 1 < argc)
+      d.key = argv[++i];
+    else if (!strcmp(a, "--file") && i + 1 < argc)
+      file = argv[++i];
+    else if (!strcmp(a, "-") && !file)
+      file = a;
     else if (!strcmp(a, "--max-steps") && i + 1 < argc)
-      max_steps = strtol(argv[++i], NULL, 10);
+      d.max_steps = strtol(argv[++i], NULL, 10);
     else if (!strcmp(a, "--timeout") && i + 1 < argc)
       timeout_s = strtol(argv[++i], NULL, 10);
     else if (a[0] != '-' && !text)
@@ -112,22 +130,27 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
       return LF_EXIT_USAGE;
     }
   }
-  if (!text || !*text || max_steps < 0 || timeout_s <= 0) {
-    fprintf(stderr, "lamfleet goal submit: %s\n",
-            !text || !*text ? "the goal's TEXT is missing"
-                            : "--max-steps and --timeout must be positive");
+  const char *bad = d.max_steps < 0 || timeout_s <= 0
+                        ? "--max-steps and --timeout must be positive"
+                    : file && (text || wait)
+                        ? "--file takes no TEXT and no --wait"
+                    : !file && (!text || !*text) ? "the goal's TEXT is missing"
+                                                 : NULL;
+  if (bad) {
+    fprintf(stderr, "lamfleet goal submit: %s\n", bad);
     goal_usage(stderr);
     return LF_EXIT_USAGE;
   }
+  if (file)
+    return lf_goal_submit_file(conf, file, &d, json);
   char errstr[512], goal_id[LF_UUID_LEN + 1];
   int rc = LF_EXIT_ERROR;
   lf_follow_t *f = NULL;
   rd_kafka_t *p =
-      lf_goal_producer_new(conf, "lamfleet-cli", errstr, sizeof(errstr));
+      lf_goal_producer_new(conf, "lamfleet-cli", NULL, errstr, sizeof(errstr));
   /* Follow before producing, so no record of the goal can be missed. */
   if (!p || (wait && !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr)))) ||
-      lf_goal_submit(p, conf, text, tenant, (unsigned)max_steps, goal_id,
-                     errstr, sizeof(errstr))) {
+      lf_goal_submit(p, conf, text, &d, goal_id, errstr, sizeof(errstr))) {
     fprintf(stderr, "lamfleet goal submit: %s\n", errstr);
     goto done;
   }

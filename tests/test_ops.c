@@ -2,7 +2,9 @@
  * offsets produced and committed by the test prints the exact figures,
  * and --max-lag gives scripts their exit codes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kafka.h"
 #include "support.h"
@@ -98,11 +100,69 @@ START_TEST(lag_prints_the_exact_figures) {
 }
 END_TEST
 
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* goal submit --file: lines of text or JSON, a bad line reported by
+ * number and skipped (exit 2), every other goal on the topic once. */
+START_TEST(goals_from_a_file) {
+  lf_test_env_t env;
+  static char out[1 << 20];
+  char path[] = "/tmp/lamfleet-goals-XXXXXX", args[256];
+  lf_test_env_start(&env, 0);
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  for (int i = 0; i < 300; i++)
+    fprintf(f, "echo line %d\n", i);
+  fprintf(f, "{\"text\": \"pay invoice 7\", \"tenant\": \"acme\", "
+             "\"max_steps\": 2}\n\n{\"text\": 5}\n");
+  fclose(f);
+  snprintf(args, sizeof(args), "goal submit --tenant ops --file %s", path);
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), args), 2);
+  ck_assert_msg(strstr(out, ":303: expected {\"text\": \"...\"}"), "%s", out);
+  ck_assert_int_eq(count_lines(out), 302); /* 301 ids and the complaint */
+
+  lf_test_records_t r =
+      lf_test_read(&env, LF_TOPIC_GOALS, 400, 5000, NULL, NULL);
+  ck_assert_uint_eq(r.n, 301);
+  int acme = 0;
+  for (size_t i = 0; i < r.n; i++) {
+    const lf_goal_t *g = (const lf_goal_t *)r.v[i].pb;
+    ck_assert_msg(strstr(out, g->goal_id), "%s not printed", g->goal_id);
+    if (!strcmp(g->tenant, "acme")) {
+      acme++;
+      ck_assert_str_eq(g->text, "pay invoice 7");
+      ck_assert_uint_eq(g->max_steps, 2);
+    } else {
+      ck_assert_str_eq(g->tenant, "ops");
+    }
+  }
+  ck_assert_int_eq(acme, 1);
+  lf_test_records_free(&r);
+
+  f = fopen(path, "w");
+  fprintf(f, "[{\"text\": \"a\"}, {\"text\": \"b\", \"key\": \"k\"}]");
+  fclose(f);
+  snprintf(args, sizeof(args), "goal submit --json --file %s", path);
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), args), 0);
+  ck_assert_int_eq(count_lines(out), 2);
+  ck_assert_msg(strstr(out, "\"text\":\"b\""), "%s", out);
+  unlink(path);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ops");
   TCase *tc = tcase_create("ops");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, lag_prints_the_exact_figures);
+  tcase_add_test(tc, goals_from_a_file);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
