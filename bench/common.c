@@ -117,7 +117,10 @@ lf_conf_t *bench_setup(int argc, char **argv, const bench_opt_t *opts,
                        size_t nopts, const char *usage) {
   setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through pipes */
   lf_conf_t *conf = lf_conf_new();
-  if (!conf || lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)))
+  /* benches run beside anything: any free metrics port, unless asked */
+  if (!conf ||
+      lf_conf_set(conf, "log.level", "error", errstr, sizeof(errstr)) ||
+      lf_conf_set(conf, "metrics.port", "-1", errstr, sizeof(errstr)))
     die("config");
   /* -c/-X/-b as for every lamfleet program: compare settings in one run */
   lf_err_t err = lf_conf_parse_args(conf, &argc, argv, errstr, sizeof(errstr));

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 4096
+#define BUCKETS 4096
 
+/* What it answered per idempotency key: a downstream that honours the
+ * key answers a repeat as the first time, however many keys it holds. */
 typedef struct paid {
+  struct paid *next; /* in its bucket */
   char *key, *answer;
 } paid_t;
 
@@ -18,28 +21,38 @@ struct lf_payments {
   char addr[64];
   pthread_mutex_t lock;
   uint64_t requests;
-  paid_t paid[MAX_KEYS];
+  paid_t *buckets[BUCKETS];
   size_t npaid;
 };
 
-/* The first answer for key, made now when the key is new. NULL: full or
- * no memory. Called with the lock held. */
+static size_t bucket(const char *key) {
+  size_t h = 5381;
+  for (; *key; key++)
+    h = h * 33 + (unsigned char)*key;
+  return h % BUCKETS;
+}
+
+/* The first answer for key, made now when the key is new. NULL: no
+ * memory. Called with the lock held. */
 static const char *pay(lf_payments_t *p, const char *key, const char *url) {
   char invoice[128] = "", answer[320];
-  for (size_t i = 0; i < p->npaid; i++)
-    if (!strcmp(p->paid[i].key, key))
-      return p->paid[i].answer;
-  if (p->npaid == MAX_KEYS)
-    return NULL;
+  paid_t **head = &p->buckets[bucket(key)];
+  for (paid_t *e = *head; e; e = e->next)
+    if (!strcmp(e->key, key))
+      return e->answer;
   sscanf(url, "/v1/invoices/%127[^/]/pay", invoice);
   snprintf(answer, sizeof(answer),
            "{\"invoice\":\"%s\",\"paid\":true,\"receipt\":\"r-%zu\"}", invoice,
            p->npaid + 1);
-  paid_t *e = &p->paid[p->npaid];
-  if (!(e->key = strdup(key)) || !(e->answer = strdup(answer))) {
-    free(e->key);
+  paid_t *e = calloc(1, sizeof(*e));
+  if (!e || !(e->key = strdup(key)) || !(e->answer = strdup(answer))) {
+    if (e)
+      free(e->key);
+    free(e);
     return NULL;
   }
+  e->next = *head;
+  *head = e;
   p->npaid++;
   return e->answer;
 }
@@ -81,8 +94,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   pthread_mutex_lock(&p->lock);
   p->requests++;
   const char *answer = pay(p, key, url);
-  enum MHD_Result ret =
-      answer ? reply(c, 201, answer) : reply(c, 503, "{\"error\":\"full\"}");
+  enum MHD_Result ret = answer ? reply(c, 201, answer)
+                               : reply(c, 500, "{\"error\":\"out of memory\"}");
   pthread_mutex_unlock(&p->lock);
   return ret;
 }
@@ -116,10 +129,14 @@ void lf_payments_stop(lf_payments_t *p) {
     return;
   if (p->d)
     MHD_stop_daemon(p->d);
-  for (size_t i = 0; i < p->npaid; i++) {
-    free(p->paid[i].key);
-    free(p->paid[i].answer);
-  }
+  for (size_t i = 0; i < BUCKETS; i++)
+    while (p->buckets[i]) {
+      paid_t *e = p->buckets[i];
+      p->buckets[i] = e->next;
+      free(e->key);
+      free(e->answer);
+      free(e);
+    }
   pthread_mutex_destroy(&p->lock);
   free(p);
 }

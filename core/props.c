@@ -25,6 +25,14 @@ const lf_prop_t lf_props[] = {
      "Workers flush at the end of every batch, which sends at once: "
      "lingering costs a lone record nothing and lets a batch's records "
      "for a partition travel in one request."},
+    {"kafka.queued.max.messages.kbytes", LF_PROP_INT, "16384", 1, 2097151, NULL,
+     C,
+     "Records a consumer fetches ahead, at most (KiB): a worker holding "
+     "off at its cap keeps at most this much waiting in memory "
+     "(librdkafka's default is 64 MiB)."},
+    {"kafka.queued.min.messages", LF_PROP_INT, "10000", 1, 10000000, NULL, C,
+     "Records per partition a consumer tries to keep fetched ahead "
+     "(librdkafka's default is 100000): a batch is a few hundred."},
     {"kafka.statistics.interval.ms", LF_PROP_INT, "5000", 0, 86400000, NULL, C,
      "How often a worker's consumer reports its statistics, from which "
      "/metrics shows the lag of every partition it owns (0: none)."},
