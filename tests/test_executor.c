@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -341,6 +342,7 @@ static pid_t spawn_executor(lf_test_env_t *env, const char *catalog) {
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (!pid) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves none behind */
     execl(LF_EXECUTOR_PATH, "lamfleet-executor", "-b", boot, "-X", redis, "-X",
           "signing.keys=" KEY_A, "-X", cat, "-X",
           "kafka.session.timeout.ms=6000", "-X", "executor.lease.ms=3000", "-X",
