@@ -96,6 +96,18 @@ START_TEST(lag_prints_the_exact_figures) {
                 out);
   ck_assert_int_eq(
       lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "lag --max-lag -3"), 2);
+
+  /* the mock cluster never answers CreateTopics: a bounded wait, and a
+   * plain reason */
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out),
+                               "topics create --timeout 2"),
+                   3);
+  ck_assert_msg(strstr(out, "did not create the topics") &&
+                    strstr(out, "mock cluster never answers CreateTopics"),
+                "%s", out);
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out),
+                               "topics create --partitions 0"),
+                   2);
   lf_test_env_stop(&env);
 }
 END_TEST
