@@ -23,7 +23,7 @@ static void usage(FILE *out) {
 
 static int parse(int argc, char **argv, long *parts, long *repl,
                  long *timeout_s) {
-  for (int i = 2; i < argc; i++) {
+  for (int i = 2; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long *dst = !strcmp(a, "--partitions")    ? parts
                 : !strcmp(a, "--replication") ? repl
@@ -32,14 +32,12 @@ static int parse(int argc, char **argv, long *parts, long *repl,
     char *end = NULL;
     long n = v ? strtol(v, &end, 10) : 0;
     if (!dst || !v || *end || n < 1) {
-      fprintf(stderr, "lamfleet topics create: %s \"%s\"%s\n",
-              !dst ? "unknown option" : "expected a positive number after", a,
-              "");
+      fprintf(stderr, "lamfleet topics create: %s \"%s\"\n",
+              !dst ? "unknown option" : "expected a positive number after", a);
       usage(stderr);
       return LF_EXIT_USAGE;
     }
     *dst = n;
-    i++;
   }
   return 0;
 }
