@@ -24,6 +24,7 @@ int lf_cmd_catalog(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_guard(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_lag(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_topics(lf_conf_t *conf, int argc, char **argv);
+int lf_cmd_dlq(lf_conf_t *conf, int argc, char **argv);
 
 /* A producer for goals that already knows the goals topic's leaders, so
  * the first goal goes out at once (dr_cb may be NULL). NULL with errstr on

@@ -17,24 +17,31 @@ static const lf_topic_t followed[] = {LF_TOPIC_GOALS, LF_TOPIC_PROPOSED,
 
 lf_follow_t *lf_follow_new(const lf_conf_t *conf, int from_beginning,
                            char *errstr, size_t errstr_size) {
-  char names[NFOLLOWED][256];
-  const char *topics[NFOLLOWED];
-  lf_follow_t *f = calloc(1, sizeof(*f));
+  return lf_follow_new_topics(conf, followed, NFOLLOWED, from_beginning, errstr,
+                              errstr_size);
+}
+
+lf_follow_t *lf_follow_new_topics(const lf_conf_t *conf,
+                                  const lf_topic_t *which, size_t n,
+                                  int from_beginning, char *errstr,
+                                  size_t errstr_size) {
+  char names[LF_TOPIC__CNT][256];
+  const char *topics[LF_TOPIC__CNT];
+  lf_follow_t *f = n <= LF_TOPIC__CNT ? calloc(1, sizeof(*f)) : NULL;
   if (!f) {
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
   }
   snprintf(f->prefix, sizeof(f->prefix), "%s",
            lf_conf_get(conf, "topic.prefix"));
-  for (size_t i = 0; i < NFOLLOWED; i++)
-    topics[i] =
-        lf_kafka_topic_name(conf, followed[i], names[i], sizeof(names[i]));
+  for (size_t i = 0; i < n; i++)
+    topics[i] = lf_kafka_topic_name(conf, which[i], names[i], sizeof(names[i]));
   /* group.id is required by librdkafka even for assign(); it never joins. */
   if (!(f->consumer =
             lf_kafka_consumer_new(conf, "lamfleet-cli-follow", "lamfleet-cli",
                                   errstr, errstr_size)) ||
-      lf_kafka_assign_all(f->consumer, topics, NFOLLOWED, from_beginning, 10000,
-                          errstr, errstr_size)) {
+      lf_kafka_assign_all(f->consumer, topics, n, from_beginning, 10000, errstr,
+                          errstr_size)) {
     lf_follow_destroy(f);
     return NULL;
   }

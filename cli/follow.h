@@ -22,6 +22,11 @@ typedef struct lf_event {
 /* from_beginning: read what the topics already hold instead of what comes. */
 lf_follow_t *lf_follow_new(const lf_conf_t *conf, int from_beginning,
                            char *errstr, size_t errstr_size);
+/* The same over the given topics. */
+lf_follow_t *lf_follow_new_topics(const lf_conf_t *conf,
+                                  const lf_topic_t *which, size_t n,
+                                  int from_beginning, char *errstr,
+                                  size_t errstr_size);
 void lf_follow_destroy(lf_follow_t *f);
 
 /* 1: *ev holds the next record; 0: none within timeout_ms. Records that do

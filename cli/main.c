@@ -21,6 +21,7 @@ static void usage(FILE *out) {
         "  guard check [--catalog FILE] [--json] ACTION.json|-\n"
         "                           the guard's verdict, offline (one action\n"
         "                           per line on stdin)\n"
+        "  dlq list [--json]        the dead letters and why\n"
         "  topics create [--partitions N] [--replication R]\n"
         "                           the fleet's topics (admin CreateTopics)\n"
         "  lag [--group G] [--watch SECONDS] [--json] [--max-lag N]\n"
@@ -83,6 +84,8 @@ int main(int argc, char **argv) {
     rc = lf_cmd_catalog(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "guard"))
     rc = lf_cmd_guard(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "dlq"))
+    rc = lf_cmd_dlq(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "topics"))
     rc = lf_cmd_topics(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "lag"))

@@ -169,12 +169,40 @@ START_TEST(goals_from_a_file) {
 }
 END_TEST
 
+/* dlq list: a record the guard cannot decode, with where it came from and
+ * why. */
+START_TEST(dead_letters_listed) {
+  lf_test_env_t env;
+  char out[32768];
+  lf_test_env_start(&env, 1u << LF_KIND_GUARD);
+  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "bad-1", "\xff\xff not protobuf",
+                      17);
+  lf_test_records_t d = lf_test_read(&env, LF_TOPIC_DLQ, 1, 30000, NULL, NULL);
+  ck_assert_uint_eq(d.n, 1);
+  lf_test_records_free(&d);
+  ck_assert_int_eq(lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "dlq list"),
+                   0);
+  ck_assert_msg(strstr(out, "lamfleet.actions.proposed [") &&
+                    strstr(out, "key bad-1  from guard-") &&
+                    strstr(out, "1 dead letter\n"),
+                "%s", out);
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "dlq list --json"), 0);
+  ck_assert_msg(strstr(out, "lamfleet.actions.proposed") && out[0] == '{', "%s",
+                out);
+  ck_assert_int_eq(
+      lf_test_cli(&env, LF_CLI_PATH, out, sizeof(out), "dlq replay"), 2);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ops");
   TCase *tc = tcase_create("ops");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, lag_prints_the_exact_figures);
   tcase_add_test(tc, goals_from_a_file);
+  tcase_add_test(tc, dead_letters_listed);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
