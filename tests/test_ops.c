@@ -172,11 +172,12 @@ END_TEST
 /* dlq list: a record the guard cannot decode, with where it came from and
  * why. */
 START_TEST(dead_letters_listed) {
+  static const char garbage[] = "\xff\xff not protobuf";
   lf_test_env_t env;
   char out[32768];
   lf_test_env_start(&env, 1u << LF_KIND_GUARD);
-  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "bad-1", "\xff\xff not protobuf",
-                      17);
+  lf_test_produce_raw(&env, LF_TOPIC_PROPOSED, "bad-1", garbage,
+                      sizeof(garbage) - 1);
   lf_test_records_t d = lf_test_read(&env, LF_TOPIC_DLQ, 1, 30000, NULL, NULL);
   ck_assert_uint_eq(d.n, 1);
   lf_test_records_free(&d);
