@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
   double relay_rate;
   lf_stack_t *s =
       bench_stack(conf, 1u << LF_KIND_EXECUTOR, nrelay, &relay_rate);
-  lf_follow_t *f = lf_follow_new(conf, 0, errstr, sizeof(errstr));
+  lf_follow_t *f = lf_follow_new(conf, LF_FOLLOW_NEW, errstr, sizeof(errstr));
   rd_kafka_t *p = producer(conf);
   long peak = 0;
   if (!f)

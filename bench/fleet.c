@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
   double relay_rate;
   lf_stack_t *s = bench_stack(conf, 7, nrelay, &relay_rate);
 
-  lf_follow_t *f = lf_follow_new(conf, 0, errstr, sizeof(errstr));
+  lf_follow_t *f = lf_follow_new(conf, LF_FOLLOW_NEW, errstr, sizeof(errstr));
   rd_kafka_t *p = producer(conf);
   char id[LF_UUID_LEN + 1], text[64];
   submit(p, conf, "pay invoice 0", id); /* warm-up: groups joined */

@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
   double relay_rate;
   lf_stack_t *s = bench_stack(conf, workers, nrelay, &relay_rate);
 
-  lf_follow_t *f = lf_follow_new(conf, 0, errstr, sizeof(errstr));
+  lf_follow_t *f = lf_follow_new(conf, LF_FOLLOW_NEW, errstr, sizeof(errstr));
   rd_kafka_t *p = producer(conf);
   peak_t warm = {0}, pk = {0};
   if (!f)

@@ -25,6 +25,10 @@ int lf_cmd_guard(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_lag(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_topics(lf_conf_t *conf, int argc, char **argv);
 int lf_cmd_dlq(lf_conf_t *conf, int argc, char **argv);
+int lf_cmd_tail(lf_conf_t *conf, int argc, char **argv);
+
+/* goal show: prints goal_id's trace from the topics; the exit status. */
+int lf_goal_show(const lf_conf_t *conf, const char *goal_id, int json);
 
 /* A producer for goals that already knows the goals topic's leaders, so
  * the first goal goes out at once (dr_cb may be NULL). NULL with errstr on

@@ -22,7 +22,8 @@ static int obs_status_of(const char *name) {
 static ProtobufCMessage *approval_of(const lf_conf_t *conf,
                                      const char *goal_id) {
   char errstr[512];
-  lf_follow_t *past = lf_follow_new(conf, 1, errstr, sizeof(errstr));
+  lf_follow_t *past =
+      lf_follow_new(conf, LF_FOLLOW_ALL, errstr, sizeof(errstr));
   ProtobufCMessage *found = NULL;
   int64_t until = lf_monotonic_ms() + 10000;
   while (past && !found && lf_monotonic_ms() < until) {
@@ -141,7 +142,7 @@ int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv) {
   lf_uuid(id);
   snprintf(tenant, sizeof(tenant), "demo-%.8s", id);
   if (!(s = lf_stack_start(conf, 7, errstr, sizeof(errstr))) ||
-      !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr))) ||
+      !(f = lf_follow_new(conf, LF_FOLLOW_NEW, errstr, sizeof(errstr))) ||
       !(p = lf_goal_producer_new(conf, "lamfleet-demo", NULL, errstr,
                                  sizeof(errstr)))) {
     fprintf(stderr, "lamfleet demo: %s\n", errstr);

@@ -11,30 +11,51 @@
 
 typedef struct lf_follow lf_follow_t;
 
+/* Where following starts, and whether it ends. */
+typedef enum lf_follow_from {
+  LF_FOLLOW_NEW = 0,  /* what comes from now on */
+  LF_FOLLOW_ALL = 1,  /* what the topics hold, then what comes */
+  LF_FOLLOW_HELD = 2, /* what the topics hold now; then lf_follow_next -1 */
+} lf_follow_from_t;
+
 typedef struct lf_event {
   lf_topic_t topic;
   ProtobufCMessage *pb; /* owned; lf_event_clear() frees it */
   const char *goal_id;  /* inside pb */
   int64_t ts_ms;        /* the record's timestamp */
+  int32_t partition;
+  int64_t offset;
   char key[128];
 } lf_event_t;
 
-/* from_beginning: read what the topics already hold instead of what comes. */
-lf_follow_t *lf_follow_new(const lf_conf_t *conf, int from_beginning,
+/* Follows the goal's way: goals, proposed, approved, observations, results. */
+lf_follow_t *lf_follow_new(const lf_conf_t *conf, lf_follow_from_t from,
                            char *errstr, size_t errstr_size);
 /* The same over the given topics. */
 lf_follow_t *lf_follow_new_topics(const lf_conf_t *conf,
                                   const lf_topic_t *which, size_t n,
-                                  int from_beginning, char *errstr,
+                                  lf_follow_from_t from, char *errstr,
                                   size_t errstr_size);
 void lf_follow_destroy(lf_follow_t *f);
 
-/* 1: *ev holds the next record; 0: none within timeout_ms. Records that do
- * not decode are skipped (the workers dead-letter them). */
+/* 1: *ev holds the next record; 0: none within timeout_ms; -1 (only
+ * LF_FOLLOW_HELD): every partition has been read to where its end was.
+ * Records that do not decode are skipped (the workers dead-letter them). */
 int lf_follow_next(lf_follow_t *f, int timeout_ms, lf_event_t *ev);
 void lf_event_clear(lf_event_t *ev);
 
-/* One human-readable line: "+12ms  proposed  step 0 echo {...}". */
+/* 1 when ev belongs to goal_id; a dead letter does when its original
+ * record decodes as its source topic's message of that goal. */
+int lf_event_of_goal(const char *prefix, const lf_event_t *ev,
+                     const char *goal_id);
+
+/* What a record says, on one line without a newline: "proposed   step 0
+ * echo {...}". */
+void lf_event_describe(FILE *out, const lf_event_t *ev);
+/* One line with the time since t0_ms: "    +12ms  proposed  step 0 ...". */
 void lf_event_print(FILE *out, const lf_event_t *ev, int64_t t0_ms);
+/* One JSON object: topic, partition, offset, key, timestamp, the time
+ * since t0_ms (unless t0_ms < 0), the record. */
+int lf_event_print_json(FILE *out, const lf_event_t *ev, int64_t t0_ms);
 
 #endif

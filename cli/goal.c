@@ -1,4 +1,5 @@
-/* lamfleet goal submit TEXT [--tenant T] [--max-steps N] [--wait] */
+/* lamfleet goal submit TEXT [--tenant T] [--max-steps N] [--wait]; the
+ * dispatch of `goal show`. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,7 +92,8 @@ static void goal_usage(FILE *out) {
         "  FILE: one goal a line (text, or {\"text\", \"tenant\", "
         "\"max_steps\", \"key\"}),\n"
         "        or one JSON document (a goal, or an array of goals); - reads "
-        "stdin\n",
+        "stdin\n"
+        "       lamfleet [-b BROKERS] goal show ID [--json]\n",
         out);
 }
 
@@ -100,6 +102,10 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
   lf_goal_defaults_t d = {"default", 0, NULL};
   long timeout_s = 60;
   int wait = 0, json = 0;
+  if (argc >= 3 && !strcmp(argv[1], "show") &&
+      (argc == 3 || (argc == 4 && !strcmp(argv[3], "--json"))) &&
+      argv[2][0] != '-')
+    return lf_goal_show(conf, argv[2], argc == 4);
   if (argc < 2 || strcmp(argv[1], "submit")) {
     goal_usage(stderr);
     return LF_EXIT_USAGE;
@@ -149,7 +155,9 @@ int lf_cmd_goal(lf_conf_t *conf, int argc, char **argv) {
   rd_kafka_t *p =
       lf_goal_producer_new(conf, "lamfleet-cli", NULL, errstr, sizeof(errstr));
   /* Follow before producing, so no record of the goal can be missed. */
-  if (!p || (wait && !(f = lf_follow_new(conf, 0, errstr, sizeof(errstr)))) ||
+  if (!p ||
+      (wait &&
+       !(f = lf_follow_new(conf, LF_FOLLOW_NEW, errstr, sizeof(errstr)))) ||
       lf_goal_submit(p, conf, text, &d, goal_id, errstr, sizeof(errstr))) {
     fprintf(stderr, "lamfleet goal submit: %s\n", errstr);
     goto done;

@@ -17,11 +17,18 @@ static void usage(FILE *out) {
         "  goal submit --file FILE|- [--json]\n"
         "                           one goal a line (text or JSON), or a JSON\n"
         "                           file of goals; prints their ids\n"
+        "  goal show ID [--json]    a goal's trace from the topics, timed\n"
+        "  tail [TOPIC...] [--json] [--from-beginning] [--exit] [--goal ID]\n"
+        "                           the fleet's records as they come, "
+        "decoded\n"
         "  catalog lint FILE        every problem of a catalog\n"
         "  guard check [--catalog FILE] [--json] ACTION.json|-\n"
         "                           the guard's verdict, offline (one action\n"
         "                           per line on stdin)\n"
         "  dlq list [--json]        the dead letters and why\n"
+        "  dlq replay --all|P:O... [--source TOPIC] [--dry-run]\n"
+        "                           dead letters back to where they came "
+        "from\n"
         "  topics create [--partitions N] [--replication R]\n"
         "                           the fleet's topics (admin CreateTopics)\n"
         "  lag [--group G] [--watch SECONDS] [--json] [--max-lag N]\n"
@@ -88,6 +95,8 @@ int main(int argc, char **argv) {
     rc = lf_cmd_dlq(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "topics"))
     rc = lf_cmd_topics(conf, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "tail"))
+    rc = lf_cmd_tail(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "lag"))
     rc = lf_cmd_lag(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "approvals"))

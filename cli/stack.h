@@ -18,6 +18,7 @@ typedef enum lf_kind {
   LF_KIND_EXECUTOR,
   LF_KIND__CNT
 } lf_kind_t;
+#define LF_KINDS_ALL ((1u << LF_KIND__CNT) - 1)
 
 typedef struct lf_stack lf_stack_t;
 

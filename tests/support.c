@@ -1,8 +1,11 @@
 #include "support.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "kafka.h"
 #include "log.h"
@@ -210,6 +213,41 @@ int lf_test_run(Suite *s) {
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
   return failed ? 1 : 0;
+}
+
+pid_t lf_test_spawn(lf_test_env_t *env, const char *path,
+                    const char *const *settings) {
+  enum { MAX_ARGS = 64 };
+  char redis[512], keys[1024];
+  const char *argv[MAX_ARGS + 1];
+  int n = 0;
+  snprintf(redis, sizeof(redis), "redis.url=%s",
+           lf_stack_redis_url(env->stack));
+  snprintf(keys, sizeof(keys), "signing.keys=%s",
+           lf_conf_get(env->conf, "signing.keys"));
+  const char *const fixed[] = {"-b", lf_stack_bootstraps(env->stack),
+                               "-X", redis,
+                               "-X", keys,
+                               "-X", "metrics.port=0",
+                               "-X", "kafka.session.timeout.ms=6000",
+                               "-X", "log.level=error"};
+  argv[n++] = path;
+  for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
+    argv[n++] = fixed[i];
+  for (size_t i = 0; settings && settings[i]; i++) {
+    ck_assert_int_lt(n + 2, MAX_ARGS);
+    argv[n++] = "-X";
+    argv[n++] = settings[i];
+  }
+  argv[n] = NULL;
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (!pid) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves none behind */
+    execv(path, (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
 }
 
 int lf_test_cli(lf_test_env_t *env, const char *path, char *out, size_t size,

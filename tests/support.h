@@ -34,6 +34,13 @@ void lf_test_env_start_with(lf_test_env_t *env, unsigned workers,
 int lf_test_cli(lf_test_env_t *env, const char *path, char *out, size_t size,
                 const char *args);
 
+/* Starts the worker program at path against env's stack as a process of
+ * its own (killed when the test dies): -b, redis.url, the stack's signing
+ * keys, metrics.port=0, kafka.session.timeout.ms=6000, log.level=error,
+ * then settings ("key=value", NULL-terminated; later ones win). */
+pid_t lf_test_spawn(lf_test_env_t *env, const char *path,
+                    const char *const *settings);
+
 /* A connection to the stack's redis-server, to look at its keys. */
 redisContext *lf_test_redis(lf_test_env_t *env);
 

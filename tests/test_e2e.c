@@ -8,8 +8,7 @@
 #include "support.h"
 #include "util.h"
 
-#define ALL                                                                    \
-  ((1u << LF_KIND_PLANNER) | (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR))
+#define ALL LF_KINDS_ALL
 #define NGOALS 10
 
 typedef struct goal_set {

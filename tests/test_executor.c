@@ -6,7 +6,6 @@
 
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,22 +333,11 @@ START_TEST(http_actions_reach_only_what_they_may) {
 END_TEST
 
 static pid_t spawn_executor(lf_test_env_t *env, const char *catalog) {
-  char boot[512], redis[256], cat[512];
-  snprintf(boot, sizeof(boot), "%s", lf_stack_bootstraps(env->stack));
-  snprintf(redis, sizeof(redis), "redis.url=%s",
-           lf_stack_redis_url(env->stack));
+  char cat[512];
   snprintf(cat, sizeof(cat), "executor.catalog=%s", catalog);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (!pid) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves none behind */
-    execl(LF_EXECUTOR_PATH, "lamfleet-executor", "-b", boot, "-X", redis, "-X",
-          "signing.keys=" KEY_A, "-X", cat, "-X",
-          "kafka.session.timeout.ms=6000", "-X", "executor.lease.ms=3000", "-X",
-          "log.level=error", (char *)NULL);
-    _exit(127);
-  }
-  return pid;
+  const char *const settings[] = {"signing.keys=" KEY_A, cat,
+                                  "executor.lease.ms=3000", NULL};
+  return lf_test_spawn(env, LF_EXECUTOR_PATH, settings);
 }
 
 /* Killed between the HTTP call and its commit, the executor's successor

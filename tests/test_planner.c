@@ -15,8 +15,7 @@
 #include "util.h"
 
 #define PLANNER (1u << LF_KIND_PLANNER)
-#define FLEET                                                                  \
-  ((1u << LF_KIND_PLANNER) | (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR))
+#define FLEET LF_KINDS_ALL
 
 typedef struct fixture {
   lf_test_env_t env;

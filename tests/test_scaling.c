@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,23 +30,10 @@ static unsigned free_port(void) {
 }
 
 static pid_t spawn_guard(lf_test_env_t *env, unsigned port) {
-  char boot[512], redis[256], keys[512], metrics[64];
-  snprintf(boot, sizeof(boot), "%s", lf_stack_bootstraps(env->stack));
-  snprintf(redis, sizeof(redis), "redis.url=%s",
-           lf_stack_redis_url(env->stack));
-  snprintf(keys, sizeof(keys), "signing.keys=%s",
-           lf_conf_get(env->conf, "signing.keys"));
+  char metrics[64];
   snprintf(metrics, sizeof(metrics), "metrics.port=%u", port);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (!pid) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves none behind */
-    execl(LF_GUARD_PATH, "lamfleet-guard", "-b", boot, "-X", redis, "-X", keys,
-          "-X", metrics, "-X", "kafka.session.timeout.ms=6000", "-X",
-          "log.level=error", (char *)NULL);
-    _exit(127);
-  }
-  return pid;
+  const char *const settings[] = {metrics, NULL};
+  return lf_test_spawn(env, LF_GUARD_PATH, settings);
 }
 
 static size_t sink(char *p, size_t size, size_t n, void *opaque) {

@@ -1,0 +1,144 @@
+/* lamfleet goal show ID [--json]: a goal's whole trace (the goal, proposed
+ * actions, verdicts, held actions and human answers, observations, dead
+ * letters, its result) read back from the fleet's topics, in time order,
+ * with the time since the goal was submitted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* A held read of the topics stalls this long: an error. */
+#define STALL_MS 10000
+
+typedef struct trace {
+  lf_event_t *v;
+  size_t n, cap;
+} trace_t;
+
+static int keep(trace_t *t, lf_event_t *ev) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 32;
+    lf_event_t *v = realloc(t->v, cap * sizeof(*v));
+    if (!v)
+      return -1;
+    t->v = v;
+    t->cap = cap;
+  }
+  t->v[t->n++] = *ev; /* the trace owns the record now */
+  memset(ev, 0, sizeof(*ev));
+  return 0;
+}
+
+/* Time order; at the same millisecond, the order a goal moves in. */
+static int by_time(const void *a, const void *b) {
+  const lf_event_t *x = a, *y = b;
+  if (x->ts_ms != y->ts_ms)
+    return x->ts_ms < y->ts_ms ? -1 : 1;
+  return (int)x->topic - (int)y->topic;
+}
+
+static int read_trace(const lf_conf_t *conf, const char *goal_id, trace_t *t) {
+  static const lf_topic_t all[] = {LF_TOPIC_GOALS,
+                                   LF_TOPIC_PROPOSED,
+                                   LF_TOPIC_APPROVED,
+                                   LF_TOPIC_APPROVALS_PENDING,
+                                   LF_TOPIC_APPROVALS_DECISIONS,
+                                   LF_TOPIC_OBSERVATIONS,
+                                   LF_TOPIC_RESULTS,
+                                   LF_TOPIC_DLQ};
+  char errstr[512];
+  const char *prefix = lf_conf_get(conf, "topic.prefix");
+  lf_follow_t *f = lf_follow_new_topics(conf, all, sizeof(all) / sizeof(*all),
+                                        LF_FOLLOW_HELD, errstr, sizeof(errstr));
+  if (!f) {
+    fprintf(stderr, "lamfleet goal show: %s\n", errstr);
+    return -1;
+  }
+  lf_event_t ev;
+  int r;
+  while ((r = lf_follow_next(f, STALL_MS, &ev)) == 1) {
+    if (lf_event_of_goal(prefix, &ev, goal_id) && keep(t, &ev)) {
+      fputs("lamfleet goal show: out of memory\n", stderr);
+      r = -2;
+    }
+    lf_event_clear(&ev);
+    if (r == -2)
+      break;
+  }
+  lf_follow_destroy(f);
+  if (!r)
+    fprintf(stderr,
+            "lamfleet goal show: the topics stopped answering for "
+            "%d s\n",
+            STALL_MS / 1000);
+  return r == -1 ? 0 : -1;
+}
+
+static const lf_event_t *result_of(const trace_t *t) {
+  for (size_t i = t->n; i-- > 0;)
+    if (t->v[i].topic == LF_TOPIC_RESULTS)
+      return &t->v[i];
+  return NULL;
+}
+
+/* The last line: how the goal ended, or that it has not. */
+static void summary(const trace_t *t, const lf_event_t *res, int64_t t0) {
+  if (!res) {
+    printf("no result yet: %zu record%s, the last %lld ms after the goal\n",
+           t->n, t->n == 1 ? "" : "s", (long long)(t->v[t->n - 1].ts_ms - t0));
+    return;
+  }
+  const lf_result_t *r = (const lf_result_t *)res->pb;
+  printf("%s in %lld ms: %u step%s, %u model call%s, %llu tokens\n",
+         lf_proto_result_status_name(r->status), (long long)(res->ts_ms - t0),
+         r->steps_used, r->steps_used == 1 ? "" : "s", r->llm_calls,
+         r->llm_calls == 1 ? "" : "s", (unsigned long long)r->tokens);
+}
+
+static int print_trace(const trace_t *t, const char *goal_id, int json,
+                       int64_t t0) {
+  if (!json)
+    printf("goal %s\n", goal_id);
+  for (size_t i = 0; i < t->n; i++) {
+    if (!json)
+      lf_event_print(stdout, &t->v[i], t0);
+    else if (lf_event_print_json(stdout, &t->v[i], t0)) {
+      fputs("lamfleet goal show: a record would not render as JSON\n", stderr);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Exit status: 0 completed or still running, 1 failed or exhausted, 3 no
+ * such goal or the topics could not be read. */
+int lf_goal_show(const lf_conf_t *conf, const char *goal_id, int json) {
+  trace_t t = {0};
+  int rc = LF_EXIT_ERROR;
+  if (read_trace(conf, goal_id, &t))
+    goto done;
+  if (!t.n) {
+    fprintf(stderr,
+            "lamfleet goal show: no record of goal %s in the fleet's topics\n",
+            goal_id);
+    goto done;
+  }
+  qsort(t.v, t.n, sizeof(*t.v), by_time);
+  int64_t t0 = t.v[0].ts_ms;
+  for (size_t i = 0; i < t.n; i++)
+    if (t.v[i].topic == LF_TOPIC_GOALS)
+      t0 = t.v[i].ts_ms;
+  if (print_trace(&t, goal_id, json, t0))
+    goto done;
+  const lf_event_t *res = result_of(&t);
+  if (!json)
+    summary(&t, res, t0);
+  rc = !res || ((const lf_result_t *)res->pb)->status == LF_RESULT_COMPLETED
+           ? LF_EXIT_OK
+           : LF_EXIT_GOAL_FAILED;
+done:
+  for (size_t i = 0; i < t.n; i++)
+    lf_event_clear(&t.v[i]);
+  free(t.v);
+  return rc;
+}
