@@ -148,8 +148,12 @@ static int add_headers(job_t *j) {
     char *value = json_is_string(v) ? lf_http_env_expand(json_string_value(v),
                                                          why, sizeof(why))
                                     : NULL;
-    if (!value)
-      return fail(j, "%s", json_is_string(v) ? why : "header is not a string");
+    if (!value) {
+      char msg[320];
+      snprintf(msg, sizeof(msg), "header %.40s: %s", name,
+               json_is_string(v) ? why : "not a string");
+      return fail(j, "%s", msg);
+    }
     snprintf(line, sizeof(line), "%s: %s", name, value);
     memset(value, 0, strlen(value)); /* secrets do not linger */
     free(value);

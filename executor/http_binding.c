@@ -319,8 +319,8 @@ char *lf_http_env_expand_opt(const char *tmpl, int lenient, char *errstr,
       if (!(v = getenv(name)) && lenient)
         v = "unset-env";
       if (!v) {
-        snprintf(errstr, errstr_size,
-                 "header: environment variable %s is not set", name);
+        snprintf(errstr, errstr_size, "environment variable %s is not set",
+                 name);
         free(out);
         return NULL;
       }

@@ -50,6 +50,31 @@ for want in 'lamfleet_verdicts_total{kind="guard",worker="[^"]*",decision="appro
   echo "$metrics" | grep -q "^$want\$" || { echo "not in /metrics: $want"; echo "$metrics" | grep -v '^#'; exit 1; }
 done
 
+# Under load, the README's walkthrough: 10,000 goals from a file; /metrics
+# scraped while they run passes promtool every time; lag --watch returns
+# once every group has drained; /metrics then counts every goal.
+goals=$(mktemp)
+seq 1 10000 | sed 's/^/echo hello /' >"$goals"
+"$LAMFLEET" -b "$bs" goal submit --file "$goals" >/dev/null \
+  || { echo "goal submit --file failed"; exit 1; }
+rm -f "$goals"
+scrapes=0
+for _ in 1 2 3 4 5; do
+  m=$(curl -sf "http://127.0.0.1:$port/metrics") || { echo "no /metrics under load"; exit 1; }
+  echo "$m" | promtool check metrics || { echo "promtool under load:"; echo "$m"; exit 1; }
+  scrapes=$((scrapes + 1))
+  sleep 0.2
+done
+timeout 240 "$LAMFLEET" -b "$bs" lag --watch 1 --max-lag 0 >/dev/null \
+  || { echo "lag did not fall to 0"; "$LAMFLEET" -b "$bs" lag; exit 1; }
+metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
+echo "$metrics" | promtool check metrics || exit 1
+consumed=$(echo "$metrics" | sed -n 's/^lamfleet_records_consumed_total{kind="planner",[^}]*topic="lamfleet.goals"} //p')
+results=$(echo "$metrics" | sed -n 's/^lamfleet_records_produced_total{kind="planner",[^}]*topic="lamfleet.results"} //p')
+[ "$consumed" = 10002 ] && [ "$results" = 10002 ] \
+  || { echo "after 10,000 goals: consumed $consumed goals, produced $results results"; exit 1; }
+echo "10,000 goals: $scrapes scrapes under load passed promtool; 10002 goals consumed, 10002 results"
+
 kill -INT $pid
 wait $pid
 rc=$?
