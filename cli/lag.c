@@ -106,18 +106,6 @@ static rd_kafka_event_t *await_admin(rd_kafka_queue_t *q, const char *what,
   return ev;
 }
 
-static rd_kafka_AdminOptions_t *options(rd_kafka_t *rk,
-                                        rd_kafka_admin_op_t op) {
-  char why[256];
-  rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
-  if (o && rd_kafka_AdminOptions_set_request_timeout(o, TIMEOUT_MS, why,
-                                                     sizeof(why))) {
-    rd_kafka_AdminOptions_destroy(o);
-    return NULL;
-  }
-  return o;
-}
-
 /* The group's committed offsets (ListConsumerGroupOffsets: OffsetFetch)
  * for the partitions of l, in place. */
 static lf_err_t committed(rd_kafka_t *rk, const group_t *g,
@@ -125,12 +113,14 @@ static lf_err_t committed(rd_kafka_t *rk, const group_t *g,
                           size_t errstr_size) {
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t *o =
-      options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+      lf_kafka_admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+                             TIMEOUT_MS, errstr, errstr_size);
   rd_kafka_ListConsumerGroupOffsets_t *req =
       rd_kafka_ListConsumerGroupOffsets_new(g->name, l);
   rd_kafka_event_t *ev = NULL;
   lf_err_t err = LF_ERR_KAFKA;
-  snprintf(errstr, errstr_size, "out of memory");
+  if (o && (!q || !req))
+    snprintf(errstr, errstr_size, "out of memory");
   if (q && o && req) {
     rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
     ev = await_admin(q, "committed offsets", errstr, errstr_size);

@@ -71,15 +71,15 @@ static int create(rd_kafka_t *rk, const lf_conf_t *conf, long parts, long repl,
   char errstr[512], name[256];
   rd_kafka_NewTopic_t *nt[LF_TOPIC__CNT] = {0};
   rd_kafka_AdminOptions_t *o =
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+      lf_kafka_admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+                             (int)timeout_s * 1000, errstr, sizeof(errstr));
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
   int rc = LF_EXIT_ERROR;
-  if (!o || !q ||
-      rd_kafka_AdminOptions_set_request_timeout(o, (int)timeout_s * 1000,
-                                                errstr, sizeof(errstr)) ||
-      rd_kafka_AdminOptions_set_operation_timeout(o, (int)timeout_s * 1000,
-                                                  errstr, sizeof(errstr)))
+  if (!o || !q) {
+    fprintf(stderr, "lamfleet topics create: %s\n",
+            o ? "out of memory" : errstr);
     goto done;
+  }
   for (int t = 0; t < LF_TOPIC__CNT; t++)
     if (!(nt[t] = rd_kafka_NewTopic_new(
               lf_kafka_topic_name(conf, (lf_topic_t)t, name, sizeof(name)),

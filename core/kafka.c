@@ -165,6 +165,26 @@ lf_err_t lf_kafka_topic_warm(rd_kafka_t *rk, const char *topic, int timeout_ms,
   return LF_OK;
 }
 
+rd_kafka_AdminOptions_t *lf_kafka_admin_options(rd_kafka_t *rk,
+                                                rd_kafka_admin_op_t op,
+                                                int timeout_ms, char *errstr,
+                                                size_t errstr_size) {
+  rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+  if (!o) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, errstr,
+                                                errstr_size) ||
+      (op == RD_KAFKA_ADMIN_OP_CREATETOPICS &&
+       rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, errstr,
+                                                   errstr_size))) {
+    rd_kafka_AdminOptions_destroy(o);
+    return NULL;
+  }
+  return o;
+}
+
 lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,
                              size_t ntopics, int from_beginning, int timeout_ms,
                              char *errstr, size_t errstr_size) {

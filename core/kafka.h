@@ -51,6 +51,14 @@ const char *lf_kafka_topic_name(const lf_conf_t *conf, lf_topic_t topic,
 lf_err_t lf_kafka_topic_warm(rd_kafka_t *rk, const char *topic, int timeout_ms,
                              char *errstr, size_t errstr_size);
 
+/* Options of an admin request that gives up after timeout_ms (the
+ * request, and for CreateTopics the brokers' own operation too): every
+ * admin call has a bound, since some brokers never answer some calls. */
+rd_kafka_AdminOptions_t *lf_kafka_admin_options(rd_kafka_t *rk,
+                                                rd_kafka_admin_op_t op,
+                                                int timeout_ms, char *errstr,
+                                                size_t errstr_size);
+
 /* Assigns every partition of the topics to a consumer without a group, at
  * the log end (to follow what comes next) or at the beginning. */
 lf_err_t lf_kafka_assign_all(rd_kafka_t *consumer, const char *const *topics,

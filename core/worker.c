@@ -187,35 +187,16 @@ const char *lf_worker_topic(const lf_worker_t *w, lf_topic_t t) {
   return w->topics[t];
 }
 
-static counter_t *find_counter(const lf_worker_t *w, const char *name) {
-  int n = atomic_load(&w->ncounters);
-  for (int i = 0; i < n; i++)
-    if (!strcmp(w->counters[i].name, name))
-      return (counter_t *)&w->counters[i];
-  return NULL;
-}
-
 void lf_worker_count(lf_worker_t *w, const char *name, uint64_t n) {
-  counter_t *c = find_counter(w, name);
-  if (!c) {
-    pthread_mutex_lock(&w->counters_lock);
-    if (!(c = find_counter(w, name))) {
-      int i = atomic_load(&w->ncounters);
-      if (i < MAX_COUNTERS) {
-        c = &w->counters[i];
-        c->name = name; /* names are string literals */
-        atomic_store(&c->value, 0);
-        atomic_store(&w->ncounters, i + 1);
-      }
-    }
-    pthread_mutex_unlock(&w->counters_lock);
-  }
+  counter_t *c = lf_worker_entry(w, w->counters, sizeof(*c), &w->ncounters,
+                                 MAX_COUNTERS, name);
   if (c)
     atomic_fetch_add(&c->value, n);
 }
 
 uint64_t lf_worker_counter(const lf_worker_t *w, const char *name) {
-  counter_t *c = find_counter(w, name);
+  const counter_t *c =
+      lf_worker_find(w->counters, sizeof(*c), &w->ncounters, name);
   return c ? atomic_load(&c->value) : 0;
 }
 

@@ -31,6 +31,14 @@ typedef struct gauge {
   atomic_int_fast64_t value;
 } gauge_t;
 
+/* The entry named name of a table of count entries of size bytes, each
+ * starting with its name (a string literal): found, or NULL. */
+void *lf_worker_find(const void *table, size_t size, const atomic_int *count,
+                     const char *name);
+/* The same, added (zeroed) when missing and the table has room. */
+void *lf_worker_entry(lf_worker_t *w, void *table, size_t size,
+                      atomic_int *count, int max, const char *name);
+
 /* A partition's consumer lag, from librdkafka's statistics. */
 typedef struct lag {
   int topic; /* lf_topic_t */

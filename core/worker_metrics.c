@@ -13,37 +13,38 @@ const double lf_hist_bounds[LF_HIST_BUCKETS] = {
 /* The entry called name of a table of entries of size bytes whose first
  * member is their name, added when missing (NULL when full). Lookups are
  * lock-free: an entry is complete before the count covers it. */
-static void *entry(lf_worker_t *w, void *table, size_t size, atomic_int *count,
-                   int max, const char *name) {
-  char *base = table;
-  for (int pass = 0; pass < 2; pass++) {
-    int n = atomic_load(count);
-    for (int i = 0; i < n; i++)
-      if (!strcmp(*(const char **)(base + (size_t)i * size), name))
-        return base + (size_t)i * size;
-    if (pass)
-      break;
-    pthread_mutex_lock(&w->counters_lock);
-    n = atomic_load(count);
-    void *found = NULL;
-    for (int i = 0; i < n && !found; i++)
-      if (!strcmp(*(const char **)(base + (size_t)i * size), name))
-        found = base + (size_t)i * size;
-    if (!found && n < max) {
-      found = base + (size_t)n * size;
-      *(const char **)found = name;
-      atomic_store(count, n + 1);
-    }
-    pthread_mutex_unlock(&w->counters_lock);
-    return found;
-  }
+void *lf_worker_find(const void *table, size_t size, const atomic_int *count,
+                     const char *name) {
+  const char *base = table;
+  int n = atomic_load(count);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(*(const char *const *)(base + (size_t)i * size), name))
+      return (void *)(base + (size_t)i * size);
   return NULL;
+}
+
+void *lf_worker_entry(lf_worker_t *w, void *table, size_t size,
+                      atomic_int *count, int max, const char *name) {
+  void *found = lf_worker_find(table, size, count, name);
+  if (found)
+    return found;
+  /* Adding is rare (a name's first use) and under the lock, so readers
+   * never see a half-made entry: the count grows after the name is set. */
+  pthread_mutex_lock(&w->counters_lock);
+  int n = atomic_load(count);
+  if (!(found = lf_worker_find(table, size, count, name)) && n < max) {
+    found = (char *)table + (size_t)n * size;
+    *(const char **)found = name;
+    atomic_store(count, n + 1);
+  }
+  pthread_mutex_unlock(&w->counters_lock);
+  return found;
 }
 
 void lf_worker_observe(lf_worker_t *w, const char *name, double seconds,
                        uint64_t n) {
-  histogram_t *h =
-      entry(w, w->hists, sizeof(*h), &w->nhists, MAX_HISTOGRAMS, name);
+  histogram_t *h = lf_worker_entry(w, w->hists, sizeof(*h), &w->nhists,
+                                   MAX_HISTOGRAMS, name);
   if (!h || !n)
     return;
   int b = 0;
@@ -55,7 +56,8 @@ void lf_worker_observe(lf_worker_t *w, const char *name, double seconds,
 }
 
 void lf_worker_gauge(lf_worker_t *w, const char *name, int64_t value) {
-  gauge_t *g = entry(w, w->gauges, sizeof(*g), &w->ngauges, MAX_GAUGES, name);
+  gauge_t *g =
+      lf_worker_entry(w, w->gauges, sizeof(*g), &w->ngauges, MAX_GAUGES, name);
   if (g)
     atomic_store(&g->value, value);
 }
