@@ -3,7 +3,7 @@
  * (curl_multi_perform and poll walk every transfer), so thousands of HTTP
  * calls can be in flight while the worker keeps polling Kafka. The one
  * HTTP driver of the planner's model calls and the executor's actions;
- * what to send, retry or follow stays with them. */
+ * what to send or follow stays with them, when to retry is http_retry.h. */
 #ifndef LF_CURL_LOOP_H
 #define LF_CURL_LOOP_H
 

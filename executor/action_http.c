@@ -8,6 +8,7 @@
 
 #include "body.h"
 #include "curl_loop.h"
+#include "http_retry.h"
 #include "netguard.h"
 #include "util.h"
 
@@ -100,8 +101,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
     free(j->location);
     j->location = strndup(v, vlen);
   }
-  if (!strcmp(key, "retry-after"))
-    j->retry_after_ms = strtol(v, NULL, 10) * 1000;
+  if (!strcmp(key, "retry-after")) {
+    char value[64];
+    snprintf(value, sizeof(value), "%.*s", (int)(vlen < 63 ? vlen : 63), v);
+    j->retry_after_ms = lf_http_retry_after_ms(value);
+  }
   if (named(j->call->binding->response_headers, p, name))
     json_object_set_new(j->captured, key, json_stringn(v, vlen));
   return len;
@@ -265,14 +269,14 @@ static int finished(job_t *j, CURLcode code) {
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 300 && status < 400 && j->location && b->redirects > j->hops)
     return follow(j) ? 0 : (start(j) ? 0 : 1);
-  if ((code != CURLE_OK && !j->guard.refused[0] && j->truncated >= 0) ||
-      status == 429 || status >= 500) {
-    if (j->attempts <= b->retries) {
-      long d = j->retry_after_ms >= 0 ? j->retry_after_ms
-                                      : b->backoff_ms << (j->attempts - 1);
-      j->due_ms = lf_monotonic_ms() + d;
-      return 1;
-    }
+  /* Refused addresses and oversized headers are final, whatever curl
+   * made of them. */
+  if (lf_http_retry_transient(code, status) && !j->guard.refused[0] &&
+      j->truncated >= 0 && j->attempts <= b->retries) {
+    lf_http_retry_t p = {b->retries, b->backoff_ms, 0, 0};
+    j->due_ms = lf_monotonic_ms() +
+                lf_http_retry_delay(&p, j->attempts, j->retry_after_ms);
+    return 1;
   }
   if (j->guard.refused[0])
     fail(j, "%s", j->guard.refused);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "curl_loop.h"
+#include "http_retry.h"
 #include "util.h"
 
 typedef struct call {
@@ -47,11 +48,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *opaque) {
 static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
   call_t *k = opaque;
   size_t len = size * n;
-  if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
-    char *end;
-    long s = strtol(p + 12, &end, 10);
-    if (end != p + 12 && s >= 0)
-      k->retry_after_ms = s * 1000; /* HTTP dates are treated as absent */
+  if (len > 12 && len < 64 && !strncasecmp(p, "Retry-After:", 12)) {
+    char v[64];
+    snprintf(v, sizeof(v), "%.*s", (int)(len - 12), p + 12);
+    k->retry_after_ms = lf_http_retry_after_ms(v);
   }
   return len;
 }
@@ -172,17 +172,12 @@ static void unlink_call(lf_llm_client_t *c, call_t *k) {
 }
 
 /* The wait before the next attempt: Retry-After when given, else
- * exponential backoff with full jitter. */
+ * exponential backoff with full jitter (many planners retrying one model
+ * server should not come back in step). */
 static long retry_delay(const call_t *k) {
   const lf_llm_client_opts_t *o = &k->c->o;
-  if (k->retry_after_ms >= 0)
-    return k->retry_after_ms;
-  long d = o->backoff_ms;
-  for (int i = 1; i < k->attempts && d < o->backoff_max_ms; i++)
-    d *= 2;
-  if (d > o->backoff_max_ms)
-    d = o->backoff_max_ms;
-  return d / 2 + (d > 1 ? rand() % (d / 2 + 1) : 0);
+  lf_http_retry_t p = {o->max_retries, o->backoff_ms, o->backoff_max_ms, 1};
+  return lf_http_retry_delay(&p, k->attempts, k->retry_after_ms);
 }
 
 static void finish(call_t *k, CURLcode code, lf_llm_done_fn done, void *ctx) {
@@ -190,7 +185,7 @@ static void finish(call_t *k, CURLcode code, lf_llm_done_fn done, void *ctx) {
   long status = 0;
   if (code == CURLE_OK)
     curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
-  int transient = code != CURLE_OK || status == 429 || status >= 500;
+  int transient = lf_http_retry_transient(code, status);
   char why[200];
   if (transient && k->attempts <= c->o.max_retries) {
     k->due_ms = lf_monotonic_ms() + retry_delay(k);
