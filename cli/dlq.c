@@ -140,11 +140,15 @@ static int walk(const lf_conf_t *conf, dlq_opts_t *o, rd_kafka_t *p,
     return -1;
   }
   lf_event_t ev;
+  lf_events_t listed = {0};
   int r;
   while ((r = lf_follow_next(f, STALL_MS, &ev)) == 1) {
     if (!o->replaying) {
-      print(&ev, o->json);
-      (*n)++;
+      if (lf_events_add(&listed, &ev)) {
+        fputs("lamfleet dlq: out of memory\n", stderr);
+        r = -2;
+        break;
+      }
     } else if (selected(o, &ev)) {
       if (!o->dry_run && replay(p, prefix, &ev, failed))
         (*refused)++;
@@ -156,12 +160,18 @@ static int walk(const lf_conf_t *conf, dlq_opts_t *o, rd_kafka_t *p,
     lf_event_clear(&ev);
   }
   lf_follow_destroy(f);
+  /* oldest first, across the dead-letter topic's partitions */
+  lf_events_sort(&listed);
+  for (size_t i = 0; r == -1 && i < listed.n; i++)
+    print(&listed.v[i], o->json);
+  *n += listed.n;
+  lf_events_clear(&listed);
   if (!r)
     fprintf(stderr,
             "lamfleet dlq: the dead-letter topic stopped answering "
             "for %d s\n",
             STALL_MS / 1000);
-  return r ? 0 : -1;
+  return r == -1 ? 0 : -1;
 }
 
 static int parse(int argc, char **argv, dlq_opts_t *o) {

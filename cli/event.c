@@ -32,6 +32,39 @@ int lf_event_of_goal(const char *prefix, const lf_event_t *ev,
   return yes;
 }
 
+int lf_events_add(lf_events_t *es, lf_event_t *ev) {
+  if (es->n == es->cap) {
+    size_t cap = es->cap ? es->cap * 2 : 32;
+    lf_event_t *v = realloc(es->v, cap * sizeof(*v));
+    if (!v)
+      return -1;
+    es->v = v;
+    es->cap = cap;
+  }
+  es->v[es->n++] = *ev;
+  memset(ev, 0, sizeof(*ev));
+  return 0;
+}
+
+static int by_time(const void *a, const void *b) {
+  const lf_event_t *x = a, *y = b;
+  if (x->ts_ms != y->ts_ms)
+    return x->ts_ms < y->ts_ms ? -1 : 1;
+  return (int)x->topic - (int)y->topic;
+}
+
+void lf_events_sort(lf_events_t *es) {
+  if (es->n)
+    qsort(es->v, es->n, sizeof(*es->v), by_time);
+}
+
+void lf_events_clear(lf_events_t *es) {
+  for (size_t i = 0; i < es->n; i++)
+    lf_event_clear(&es->v[i]);
+  free(es->v);
+  memset(es, 0, sizeof(*es));
+}
+
 static void print_reasons(FILE *out, Lamfleet__V1__Reason **reasons, size_t n) {
   for (size_t i = 0; i < n; i++)
     fprintf(out, "%s %s: %s", i ? ";" : ":", reasons[i]->code,

@@ -44,6 +44,18 @@ void lf_follow_destroy(lf_follow_t *f);
 int lf_follow_next(lf_follow_t *f, int timeout_ms, lf_event_t *ev);
 void lf_event_clear(lf_event_t *ev);
 
+/* Records kept to be ordered: read from several partitions, they arrive
+ * in no time order. */
+typedef struct lf_events {
+  lf_event_t *v;
+  size_t n, cap;
+} lf_events_t;
+/* Takes ev's record over (ev is left empty); -1 when out of memory. */
+int lf_events_add(lf_events_t *es, lf_event_t *ev);
+/* Time order; at the same millisecond, the order a goal moves in. */
+void lf_events_sort(lf_events_t *es);
+void lf_events_clear(lf_events_t *es);
+
 /* 1 when ev belongs to goal_id; a dead letter does when its original
  * record decodes as its source topic's message of that goal. */
 int lf_event_of_goal(const char *prefix, const lf_event_t *ev,

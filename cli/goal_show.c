@@ -10,34 +10,8 @@
 /* A held read of the topics stalls this long: an error. */
 #define STALL_MS 10000
 
-typedef struct trace {
-  lf_event_t *v;
-  size_t n, cap;
-} trace_t;
-
-static int keep(trace_t *t, lf_event_t *ev) {
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 32;
-    lf_event_t *v = realloc(t->v, cap * sizeof(*v));
-    if (!v)
-      return -1;
-    t->v = v;
-    t->cap = cap;
-  }
-  t->v[t->n++] = *ev; /* the trace owns the record now */
-  memset(ev, 0, sizeof(*ev));
-  return 0;
-}
-
-/* Time order; at the same millisecond, the order a goal moves in. */
-static int by_time(const void *a, const void *b) {
-  const lf_event_t *x = a, *y = b;
-  if (x->ts_ms != y->ts_ms)
-    return x->ts_ms < y->ts_ms ? -1 : 1;
-  return (int)x->topic - (int)y->topic;
-}
-
-static int read_trace(const lf_conf_t *conf, const char *goal_id, trace_t *t) {
+static int read_trace(const lf_conf_t *conf, const char *goal_id,
+                      lf_events_t *t) {
   static const lf_topic_t all[] = {LF_TOPIC_GOALS,
                                    LF_TOPIC_PROPOSED,
                                    LF_TOPIC_APPROVED,
@@ -57,7 +31,7 @@ static int read_trace(const lf_conf_t *conf, const char *goal_id, trace_t *t) {
   lf_event_t ev;
   int r;
   while ((r = lf_follow_next(f, STALL_MS, &ev)) == 1) {
-    if (lf_event_of_goal(prefix, &ev, goal_id) && keep(t, &ev)) {
+    if (lf_event_of_goal(prefix, &ev, goal_id) && lf_events_add(t, &ev)) {
       fputs("lamfleet goal show: out of memory\n", stderr);
       r = -2;
     }
@@ -74,7 +48,7 @@ static int read_trace(const lf_conf_t *conf, const char *goal_id, trace_t *t) {
   return r == -1 ? 0 : -1;
 }
 
-static const lf_event_t *result_of(const trace_t *t) {
+static const lf_event_t *result_of(const lf_events_t *t) {
   for (size_t i = t->n; i-- > 0;)
     if (t->v[i].topic == LF_TOPIC_RESULTS)
       return &t->v[i];
@@ -82,7 +56,7 @@ static const lf_event_t *result_of(const trace_t *t) {
 }
 
 /* The last line: how the goal ended, or that it has not. */
-static void summary(const trace_t *t, const lf_event_t *res, int64_t t0) {
+static void summary(const lf_events_t *t, const lf_event_t *res, int64_t t0) {
   if (!res) {
     printf("no result yet: %zu record%s, the last %lld ms after the goal\n",
            t->n, t->n == 1 ? "" : "s", (long long)(t->v[t->n - 1].ts_ms - t0));
@@ -95,7 +69,7 @@ static void summary(const trace_t *t, const lf_event_t *res, int64_t t0) {
          r->llm_calls == 1 ? "" : "s", (unsigned long long)r->tokens);
 }
 
-static int print_trace(const trace_t *t, const char *goal_id, int json,
+static int print_trace(const lf_events_t *t, const char *goal_id, int json,
                        int64_t t0) {
   if (!json)
     printf("goal %s\n", goal_id);
@@ -113,7 +87,7 @@ static int print_trace(const trace_t *t, const char *goal_id, int json,
 /* Exit status: 0 completed or still running, 1 failed or exhausted, 3 no
  * such goal or the topics could not be read. */
 int lf_goal_show(const lf_conf_t *conf, const char *goal_id, int json) {
-  trace_t t = {0};
+  lf_events_t t = {0};
   int rc = LF_EXIT_ERROR;
   if (read_trace(conf, goal_id, &t))
     goto done;
@@ -123,7 +97,7 @@ int lf_goal_show(const lf_conf_t *conf, const char *goal_id, int json) {
             goal_id);
     goto done;
   }
-  qsort(t.v, t.n, sizeof(*t.v), by_time);
+  lf_events_sort(&t);
   int64_t t0 = t.v[0].ts_ms;
   for (size_t i = 0; i < t.n; i++)
     if (t.v[i].topic == LF_TOPIC_GOALS)
@@ -137,8 +111,6 @@ int lf_goal_show(const lf_conf_t *conf, const char *goal_id, int json) {
            ? LF_EXIT_OK
            : LF_EXIT_GOAL_FAILED;
 done:
-  for (size_t i = 0; i < t.n; i++)
-    lf_event_clear(&t.v[i]);
-  free(t.v);
+  lf_events_clear(&t);
   return rc;
 }
