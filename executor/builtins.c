@@ -7,14 +7,15 @@
 
 /* echo: returns its arguments. */
 static int echo(const lf_conf_t *conf, json_t *args, json_t **result,
-                char *errstr, size_t errstr_size) {
+                int64_t *after_ms, char *errstr, size_t errstr_size) {
   *result = json_incref(args);
   return 0;
 }
 
-/* sleep_ms: {"ms": N} waits N ms, bounded by executor.sleep.max.ms. */
+/* sleep_ms: {"ms": N} waits N ms, bounded by executor.sleep.max.ms,
+ * without holding up the executor's other actions. */
 static int sleep_ms(const lf_conf_t *conf, json_t *args, json_t **result,
-                    char *errstr, size_t errstr_size) {
+                    int64_t *after_ms, char *errstr, size_t errstr_size) {
   json_t *ms = json_object_get(args, "ms");
   int64_t max = lf_conf_get_int(conf, "executor.sleep.max.ms");
   if (!json_is_integer(ms) || json_integer_value(ms) < 0 ||
@@ -23,7 +24,7 @@ static int sleep_ms(const lf_conf_t *conf, json_t *args, json_t **result,
              (long long)max);
     return -1;
   }
-  lf_sleep_ms(json_integer_value(ms));
+  *after_ms = json_integer_value(ms);
   *result = json_pack("{s:I}", "slept_ms", json_integer_value(ms));
   if (!*result) {
     snprintf(errstr, errstr_size, "out of memory");

@@ -19,6 +19,7 @@ typedef struct waiter {
 enum run_phase {
   RUN_QUEUED,    /* claimed here, its call waiting for room under the cap */
   RUN_CALLING,   /* its call in flight */
+  RUN_WAITING,   /* a built-in's outcome, due at recheck_ms */
   RUN_ELSEWHERE, /* running at another executor under a live lease */
   RUN_READY,     /* observed: to store, publish, and complete */
 };
@@ -31,7 +32,8 @@ typedef struct run {
   lf_verdict_t *v; /* owned, decoded again from the record */
   lf_run_t claim;  /* tenant and key point into v */
   enum run_phase phase;
-  int64_t recheck_ms; /* RUN_ELSEWHERE: when to look again */
+  int64_t recheck_ms; /* RUN_ELSEWHERE: when to look again; RUN_WAITING:
+                         when its outcome is due */
   lf_http_call_t call;
   json_t *args;
   uint8_t *obs; /* RUN_READY */

@@ -117,18 +117,33 @@ static void observed(executor_t *x, run_t *r, const json_t *result,
   ready(x, r);
 }
 
+/* A built-in runs at once; one that takes time (sleep_ms) gives its
+ * outcome a due time and waits in RUN_WAITING, the loop going on. */
 static void run_builtin(executor_t *x, run_t *r) {
-  char error[512] = "";
-  json_t *result = NULL;
+  int64_t after_ms = 0;
+  lf_http_call_t *c = &r->call;
   lf_builtin_fn fn = lf_builtin_find(r->v->action->name);
+  c->error[0] = '\0';
   if (!fn)
-    snprintf(error, sizeof(error), "no executor for action \"%s\"",
+    snprintf(c->error, sizeof(c->error), "no executor for action \"%s\"",
              r->v->action->name);
-  else if (fn(lf_worker_conf(x->w), r->args, &result, error, sizeof(error)) ==
-           0)
-    error[0] = '\0';
-  observed(x, r, result, error);
-  json_decref(result);
+  else if (fn(lf_worker_conf(x->w), r->args, &c->result, &after_ms, c->error,
+              sizeof(c->error)) == 0)
+    c->error[0] = '\0';
+  if (after_ms > 0 && !c->error[0]) {
+    r->phase = RUN_WAITING;
+    r->recheck_ms = lf_monotonic_ms() + after_ms;
+    return;
+  }
+  observed(x, r, c->result, c->error);
+}
+
+/* Built-ins whose outcome fell due. */
+static void wake_waiting(executor_t *x) {
+  int64_t now = lf_monotonic_ms();
+  for (run_t *r = x->runs; r; r = r->next)
+    if (r->phase == RUN_WAITING && r->recheck_ms <= now)
+      observed(x, r, r->call.result, r->call.error);
 }
 
 /* Starts a claimed run: a built-in now, an HTTP call in the driver. */
@@ -364,7 +379,8 @@ static int wait_ms(const executor_t *x, int timeout_ms) {
   if (x->nready && due - now < timeout_ms)
     timeout_ms = (int)(due - now);
   for (const run_t *r = x->runs; r; r = r->next)
-    if (r->phase == RUN_ELSEWHERE && r->recheck_ms - now < timeout_ms)
+    if ((r->phase == RUN_ELSEWHERE || r->phase == RUN_WAITING) &&
+        r->recheck_ms - now < timeout_ms)
       timeout_ms = r->recheck_ms > now ? (int)(r->recheck_ms - now) : 0;
   return timeout_ms < 0 ? 0 : timeout_ms;
 }
@@ -380,6 +396,7 @@ lf_err_t lf_exec_runs_idle(executor_t *x, int wake_fd, int timeout_ms,
     err = LF_ERR_IO;
   }
   lf_exec_runs_start(x);
+  wake_waiting(x);
   if (!err)
     err = settle(x, out, errstr, errstr_size);
   lf_exec_runs_start(x);

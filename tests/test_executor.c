@@ -140,6 +140,45 @@ START_TEST(only_what_the_guard_approved_runs) {
 }
 END_TEST
 
+/* A long sleep_ms holds up nothing: actions approved after it finish
+ * while it waits, and its observation comes when its time is up. */
+START_TEST(a_sleep_holds_up_nothing) {
+  lf_test_env_t env;
+  const char *const settings[] = {"signing.keys=" KEY_A, NULL};
+  lf_keyring_t *ka = keyring(KEY_A);
+  approval_t p;
+  lf_test_env_start_with(&env, EXECUTOR, settings);
+  approve(&p, "x-sleep", "sleep_ms", "{\"ms\":4000}");
+  sign(ka, &p);
+  publish(&env, &p);
+  char goal[16];
+  for (int i = 0; i < 5; i++) {
+    snprintf(goal, sizeof(goal), "x-echo-%d", i);
+    approve(&p, goal, "echo", "{\"message\":\"meanwhile\"}");
+    sign(ka, &p);
+    publish(&env, &p);
+  }
+  lf_test_records_t obs =
+      lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 5, 3000, NULL, NULL);
+  ck_assert_uint_eq(obs.n, 5); /* the echoes, not the sleep */
+  for (size_t i = 0; i < obs.n; i++)
+    ck_assert_msg(strncmp(obs.v[i].key, "x-echo-", 7) == 0, "%s", obs.v[i].key);
+  lf_test_records_free(&obs);
+  obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 6, 30000, NULL, NULL);
+  ck_assert_uint_eq(obs.n, 6);
+  const lf_observation_t *slept = NULL;
+  for (size_t i = 0; i < obs.n; i++)
+    if (!strcmp(obs.v[i].key, "x-sleep"))
+      slept = (const lf_observation_t *)obs.v[i].pb;
+  ck_assert_ptr_nonnull(slept);
+  ck_assert_int_eq(slept->status, LF_OBS_SUCCEEDED);
+  ck_assert_str_eq(slept->result_json, "{\"slept_ms\":4000}");
+  lf_test_records_free(&obs);
+  lf_keyring_destroy(ka);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 /* A catalog whose actions call the test's server over HTTP. */
 static void write_catalog(char *path, unsigned port) {
   int fd = mkstemp(path);
@@ -562,6 +601,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, runs_are_claimed_fenced_and_finished_once);
   tcase_add_test(tc, only_what_the_guard_approved_runs);
+  tcase_add_test(tc, a_sleep_holds_up_nothing);
   tcase_add_test(tc, http_actions_reach_only_what_they_may);
   tcase_add_test(tc, a_killed_executor_is_taken_over);
   tcase_add_test(tc, actions_in_flight_are_capped);
