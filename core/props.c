@@ -180,10 +180,11 @@ const lf_prop_t lf_props[] = {
     {"executor.catalog", LF_PROP_STR, "", 0, 0, NULL, 0,
      "Catalog of the actions the executor runs (empty: guard.catalog). "
      "An approved action missing from it is refused."},
-    {"executor.lease.ms", LF_PROP_INT, "60000", 100, I64, NULL, 0,
-     "How long an executor holds an action it runs before another may take "
-     "it over (its executor presumed dead): longer than the slowest action, "
-     "retries included."},
+    {"executor.lease.ms", LF_PROP_INT, "15000", 300, I64, NULL, 0,
+     "How long an executor's claim on an action lasts unless renewed; it is "
+     "renewed every third of it while the action runs, so another executor "
+     "takes an action over this long after its executor died, never while "
+     "it lives."},
     {"executor.max.inflight", LF_PROP_INT, "512", 1, 1000000, NULL, 0,
      "Actions in flight per executor process (HTTP calls, and runs waited "
      "for); at the cap it pauses fetching (it keeps polling, so it stays "

@@ -59,6 +59,7 @@ typedef struct executor {
   size_t nruns;
   size_t nready;          /* runs RUN_READY */
   int64_t ready_since_ms; /* when the first of them became ready */
+  int64_t renew_ms;       /* when the leases of runs here are renewed next */
   job_t *jobs;            /* the batch's */
   lf_run_t *claims;
   size_t cap;

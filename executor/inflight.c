@@ -219,6 +219,40 @@ static int unstored(const run_t *r, int64_t now) {
   return r->phase == RUN_READY && !r->stored;
 }
 
+/* Runs claimed here and not yet finished: their leases are renewed, so a
+ * slow action is not taken over while its executor lives, and one whose
+ * executor died is taken over once a lease has lapsed. */
+static int held_here(const run_t *r, int64_t now) {
+  (void)now;
+  return r->claim.state == LF_RUN_CLAIMED && !r->stale &&
+         (r->phase == RUN_QUEUED || r->phase == RUN_CALLING ||
+          r->phase == RUN_WAITING || (r->phase == RUN_READY && !r->stored));
+}
+
+static lf_err_t renew(executor_t *x, char *errstr, size_t errstr_size) {
+  run_t **rs;
+  lf_run_t *cs;
+  size_t n;
+  if (lf_monotonic_ms() < x->renew_ms)
+    return LF_OK;
+  x->renew_ms = lf_monotonic_ms() + x->lease_ms / 3;
+  lf_err_t err = select_runs(x, held_here, &rs, &cs, &n, errstr, errstr_size);
+  if (!err && n)
+    err = lf_run_renew(x->redis, cs, n, lf_worker_id(x->w), lf_now_ms(),
+                       x->lease_ms, errstr, errstr_size);
+  for (size_t i = 0; !err && i < n; i++)
+    if (cs[i].stale) {
+      lf_worker_count(x->w, "leases_lost", 1);
+      lf_warn(lf_worker_id(x->w),
+              "action %s (key %s): its lease lapsed and another executor "
+              "took it over; its result here will be dropped",
+              rs[i]->v->action->action_id, rs[i]->claim.key);
+    }
+  free(rs);
+  free(cs);
+  return err;
+}
+
 /* A run held elsewhere, looked at again. */
 static void rechecked(executor_t *x, run_t *r, lf_run_t *k) {
   r->recheck_ms = lf_monotonic_ms() + x->busy_poll_ms;
@@ -378,6 +412,8 @@ static int wait_ms(const executor_t *x, int timeout_ms) {
     return 0;
   if (x->nready && due - now < timeout_ms)
     timeout_ms = (int)(due - now);
+  if (x->nruns && x->renew_ms - now < timeout_ms)
+    timeout_ms = (int)(x->renew_ms - now);
   for (const run_t *r = x->runs; r; r = r->next)
     if ((r->phase == RUN_ELSEWHERE || r->phase == RUN_WAITING) &&
         r->recheck_ms - now < timeout_ms)
@@ -388,6 +424,8 @@ static int wait_ms(const executor_t *x, int timeout_ms) {
 lf_err_t lf_exec_runs_idle(executor_t *x, int wake_fd, int timeout_ms,
                            lf_out_t *out, char *errstr, size_t errstr_size) {
   lf_err_t err = recheck(x, errstr, errstr_size);
+  if (!err)
+    err = renew(x, errstr, errstr_size);
   lf_exec_runs_start(x);
   if (lf_http_actions_step(x->http, wake_fd, wait_ms(x, timeout_ms), on_call,
                            x) &&

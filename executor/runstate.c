@@ -32,6 +32,16 @@ static const char finish_script[] =
     "redis.call('DEL', KEYS[2])\n"
     "return 'ok'\n";
 
+/* KEYS: run. ARGV: owner, fence, now (ms), lease (ms). Extends the lease
+ * of a run still ours: same owner, same token. */
+static const char renew_script[] =
+    "local run = redis.call('HMGET', KEYS[1], 'owner', 'fence')\n"
+    "if run[1] ~= ARGV[1] or run[2] ~= ARGV[2] then return 'lost' end\n"
+    "redis.call('HSET', KEYS[1], 'until',\n"
+    "           tostring(tonumber(ARGV[3]) + tonumber(ARGV[4])))\n"
+    "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 10)\n"
+    "return 'ok'\n";
+
 static lf_err_t bad_reply(lf_redis_t *r, redisReply *rep, char *errstr,
                           size_t errstr_size) {
   snprintf(errstr, errstr_size, "run state: unexpected reply from Redis");
@@ -101,13 +111,38 @@ lf_err_t lf_run_claim(lf_redis_t *r, lf_run_t *runs, size_t n,
   return err;
 }
 
+static int finishable(const lf_run_t *run) {
+  return run->state == LF_RUN_CLAIMED && run->obs;
+}
+
+/* One status reply per run sent (all, or the finishable ones): the run is
+ * stale when it says word. */
+static lf_err_t read_stale(lf_redis_t *r, lf_run_t *runs, size_t n,
+                           int finishing, const char *word, char *errstr,
+                           size_t errstr_size) {
+  lf_err_t err = LF_OK;
+  for (size_t i = 0; i < n && !err; i++) {
+    redisReply *rep;
+    if ((finishing && !finishable(&runs[i])) ||
+        (err = lf_redis_reply(r, &rep, errstr, errstr_size)))
+      continue;
+    if (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_STRING)
+      return bad_reply(r, rep, errstr, errstr_size);
+    runs[i].stale = !strcmp(rep->str, word);
+    freeReplyObject(rep);
+  }
+  if (err)
+    lf_redis_discard(r);
+  return err;
+}
+
 lf_err_t lf_run_finish(lf_redis_t *r, lf_run_t *runs, size_t n, int64_t ttl_s,
                        char *errstr, size_t errstr_size) {
   const char *p = lf_redis_prefix(r);
   lf_err_t err = LF_OK;
   char fence[24];
   for (size_t i = 0; i < n && !err; i++) {
-    if (runs[i].state != LF_RUN_CLAIMED || !runs[i].obs)
+    if (!finishable(&runs[i]))
       continue;
     snprintf(fence, sizeof(fence), "%lld", (long long)runs[i].fence);
     err = lf_redis_append_script(r, finish_script, errstr, errstr_size,
@@ -116,17 +151,26 @@ lf_err_t lf_run_finish(lf_redis_t *r, lf_run_t *runs, size_t n, int64_t ttl_s,
                                  runs[i].key, fence, runs[i].obs,
                                  runs[i].obs_len, (long long)ttl_s);
   }
-  for (size_t i = 0; i < n && !err; i++) {
-    redisReply *rep;
-    if (runs[i].state != LF_RUN_CLAIMED || !runs[i].obs ||
-        (err = lf_redis_reply(r, &rep, errstr, errstr_size)))
-      continue;
-    if (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_STRING)
-      return bad_reply(r, rep, errstr, errstr_size);
-    runs[i].stale = !strcmp(rep->str, "stale");
-    freeReplyObject(rep);
-  }
-  if (err)
+  if (err) {
     lf_redis_discard(r);
-  return err;
+    return err;
+  }
+  return read_stale(r, runs, n, 1, "stale", errstr, errstr_size);
+}
+
+lf_err_t lf_run_renew(lf_redis_t *r, lf_run_t *runs, size_t n,
+                      const char *owner, int64_t now_ms, int64_t lease_ms,
+                      char *errstr, size_t errstr_size) {
+  const char *p = lf_redis_prefix(r);
+  lf_err_t err = LF_OK;
+  for (size_t i = 0; i < n && !err; i++)
+    err = lf_redis_append_script(
+        r, renew_script, errstr, errstr_size, "1 %srun:%s:%s %s %lld %lld %lld",
+        p, runs[i].tenant, runs[i].key, owner, (long long)runs[i].fence,
+        (long long)now_ms, (long long)lease_ms);
+  if (err) {
+    lf_redis_discard(r);
+    return err;
+  }
+  return read_stale(r, runs, n, 0, "lost", errstr, errstr_size);
 }

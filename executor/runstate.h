@@ -3,7 +3,8 @@
  * lease, and a fencing token that grows on every claim), then finishes it
  * (done: the stored observation) only while its token is still the
  * latest. A run done before is answered from its stored observation; one
- * in flight under a live lease elsewhere is waited for; one whose lease has
+ * in flight under a live lease elsewhere (renewed by its executor while
+ * the action runs) is waited for; one whose lease has
  * expired (its executor died) is taken over with a higher token, and the
  * dead executor's late result is refused. Every transition is one Lua
  * script, pipelined over the batch. Keys: <prefix>obs:<tenant>:<key>
@@ -33,6 +34,12 @@ typedef struct lf_run {
 
 /* Claims runs[i] for owner (runs with a NULL key are skipped). */
 lf_err_t lf_run_claim(lf_redis_t *r, lf_run_t *runs, size_t n,
+                      const char *owner, int64_t now_ms, int64_t lease_ms,
+                      char *errstr, size_t errstr_size);
+
+/* Extends the lease of each claimed run (its fence) to now_ms + lease_ms
+ * while owner still holds it; stale when it does not (taken over). */
+lf_err_t lf_run_renew(lf_redis_t *r, lf_run_t *runs, size_t n,
                       const char *owner, int64_t now_ms, int64_t lease_ms,
                       char *errstr, size_t errstr_size);
 

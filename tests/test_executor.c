@@ -382,6 +382,49 @@ static pid_t spawn_executor(lf_test_env_t *env, const char *catalog) {
 /* Killed between the HTTP call and its commit, the executor's successor
  * makes the call again with the same Idempotency-Key (a downstream that
  * honours it pays once) and the goal gets one observation. */
+/* An action slower than executor.lease.ms keeps its lease while its
+ * executor lives: a second executor (another group, so it gets the same
+ * approval) waits for it instead of taking it over, and the server is
+ * called once. */
+START_TEST(a_slow_action_keeps_its_lease) {
+  http_fixture_t h;
+  const char *const extra[] = {"executor.lease.ms=900", NULL};
+  const char *const other[] = {"executor.group.id=lamfleet-executor-b",
+                               "executor.lease.ms=900", NULL};
+  lf_test_records_t r;
+  approval_t p;
+  http_start(&h, EXECUTOR, extra);
+  char cat[512];
+  snprintf(cat, sizeof(cat), "executor.catalog=%s", h.path);
+  const char *const settings[] = {other[0], other[1], cat,
+                                  "signing.keys=" KEY_A, NULL};
+  pid_t child = lf_test_spawn(&h.env, LF_EXECUTOR_PATH, settings);
+
+  /* both executors are consuming once each has answered a first action */
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"warm\"}", 0, NULL);
+  send_approved(&h, &p, "x-warm", "pay_invoice",
+                "{\"invoice_id\":\"INV-1\",\"amount\":1}");
+  observation(&h.env, "x-warm", 2, &r);
+  lf_test_records_free(&r);
+
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"slowly\"}", 3000, NULL);
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"twice\"}", 0, NULL);
+  send_approved(&h, &p, "x-slow", "pay_invoice",
+                "{\"invoice_id\":\"INV-2\",\"amount\":2}");
+  lf_observation_t *o = observation(&h.env, "x-slow", 2, &r);
+  ck_assert_ptr_nonnull(strstr(o->result_json, "slowly"));
+  ck_assert_ptr_nonnull(
+      strstr(((lf_observation_t *)r.v[0].pb)->result_json, "slowly"));
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 2); /* warm-up, slow: once */
+  lf_worker_t *w = lf_stack_worker(h.env.stack, LF_KIND_EXECUTOR);
+  ck_assert_uint_eq(lf_worker_counter(w, "runs_taken_over"), 0);
+  kill(child, SIGTERM);
+  waitpid(child, NULL, 0);
+  http_stop(&h);
+}
+END_TEST
+
 START_TEST(a_killed_executor_is_taken_over) {
   http_fixture_t h;
   char errstr[512];
@@ -497,6 +540,15 @@ static int finish_as(lf_redis_t *r, lf_run_t *run, const char *obs) {
   return run->stale;
 }
 
+static int renew_as(lf_redis_t *r, lf_run_t *run, const char *owner,
+                    int64_t lease_ms) {
+  char errstr[256];
+  ck_assert_msg(lf_run_renew(r, run, 1, owner, lf_now_ms(), lease_ms, errstr,
+                             sizeof(errstr)) == LF_OK,
+                "%s", errstr);
+  return run->stale;
+}
+
 /* The run state machine against a real redis-server: a live lease is
  * waited for, an expired one taken over with a higher fence, the old
  * owner's late result refused, and a done run answered from its store. */
@@ -516,11 +568,20 @@ START_TEST(runs_are_claimed_fenced_and_finished_once) {
   ck_assert_str_eq(b.holder, "exec-a");
   ck_assert_int_gt(b.until_ms, lf_now_ms());
 
+  /* renewed, a lease outlives its first term */
+  for (int i = 0; i < 3; i++) {
+    lf_sleep_ms(150);
+    ck_assert(!renew_as(r, &a, "exec-a", 300));
+  }
+  ck_assert_int_eq(claim_as(r, "exec-b", 300).state, LF_RUN_BUSY);
+  ck_assert(renew_as(r, &a, "exec-b", 300)); /* not exec-b's to renew */
+
   lf_sleep_ms(400); /* exec-a's lease runs out */
   b = claim_as(r, "exec-b", 300);
   ck_assert_int_eq(b.state, LF_RUN_CLAIMED);
   ck_assert_int_eq(b.fence, 2);
   ck_assert(b.took_over);
+  ck_assert(renew_as(r, &a, "exec-a", 300));       /* lost: b holds it now */
   ck_assert(finish_as(r, &a, "late result of a")); /* refused */
   ck_assert(!finish_as(r, &b, "result of b"));
 
@@ -604,6 +665,7 @@ int main(void) {
   tcase_add_test(tc, a_sleep_holds_up_nothing);
   tcase_add_test(tc, http_actions_reach_only_what_they_may);
   tcase_add_test(tc, a_killed_executor_is_taken_over);
+  tcase_add_test(tc, a_slow_action_keeps_its_lease);
   tcase_add_test(tc, actions_in_flight_are_capped);
   tcase_add_test(tc, sigterm_drains_calls_in_flight);
   suite_add_tcase(s, tc);
