@@ -156,12 +156,49 @@ static lf_err_t append(json_t *state, json_t *msg, char *errstr,
   return LF_OK;
 }
 
+/* Where call_id stands among the tool calls of the assistant message asst;
+ * -1 when it is not one of them. */
+static long call_index(const json_t *asst, const char *call_id) {
+  const json_t *calls = json_object_get(asst, "tool_calls"), *c;
+  size_t i;
+  json_array_foreach(calls, i, c) {
+    const char *id = json_string_value(json_object_get(c, "id"));
+    if (id && call_id && !strcmp(id, call_id))
+      return (long)i;
+  }
+  return -1;
+}
+
+static int is_tool(const json_t *m) {
+  const char *role = json_string_value(json_object_get(m, "role"));
+  return role && !strcmp(role, "tool");
+}
+
+/* Tool answers stand in the order of the calls they answer, whatever
+ * order their observations arrived in: some chat templates insist on it,
+ * and the same step always reads the same to the model. */
 static lf_err_t oa_observe(void *ctx, json_t *state, const char *call_id,
                            const lf_observation_t *obs, char *errstr,
                            size_t errstr_size) {
   (void)ctx;
-  return append(state, lf_openai_tool_message(call_id, obs), errstr,
-                errstr_size);
+  json_t *msgs = json_object_get(state, "messages");
+  json_t *msg = lf_openai_tool_message(call_id, obs);
+  size_t end = json_array_size(msgs), first = end, at = end;
+  while (first > 0 && is_tool(json_array_get(msgs, first - 1)))
+    first--;
+  const json_t *asst = first ? json_array_get(msgs, first - 1) : NULL;
+  long mine = call_index(asst, call_id);
+  for (at = mine >= 0 ? first : end; at < end; at++) {
+    const json_t *m = json_array_get(msgs, at);
+    if (call_index(
+            asst, json_string_value(json_object_get(m, "tool_call_id"))) > mine)
+      break;
+  }
+  if (!msg || json_array_insert_new(msgs, at, msg)) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  return LF_OK;
 }
 
 /* The model decides everything: every move asks it. */
