@@ -292,7 +292,7 @@ static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
 }
 
 void lf_redis_discard(lf_redis_t *r) {
-  char errstr[256];
+  char errstr[1024]; /* room for the address in any message */
   redisReply *reply;
   while (r->c && r->pending > 0) {
     lf_err_t err = lf_redis_reply(r, &reply, errstr, sizeof(errstr));

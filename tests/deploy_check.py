@@ -3,11 +3,12 @@
 against the code as far as a machine without a container engine allows:
 they parse; every image, package, port, probe path, environment variable,
 file path, consumer group and command they use exists in the code and the
-build; and the worker binaries, installed as the image installs them and
-started with the Kubernetes manifests' commands and environment, serve
-/readyz and stop on SIGTERM within the pod's grace period.
+build; and the worker binaries, built and installed as the image's build
+stage does it and started with the Kubernetes manifests' commands and
+environment, serve /readyz and stop on SIGTERM within the pod's grace
+period.
 
-Usage: deploy_check.py SOURCE_DIR BUILD_DIR
+Usage: deploy_check.py SOURCE_DIR
 """
 import json
 import os
@@ -25,7 +26,7 @@ import urllib.request
 
 import yaml
 
-SRC, BUILD = sys.argv[1], sys.argv[2]
+SRC = sys.argv[1]
 problems = []
 
 
@@ -44,12 +45,59 @@ def run(*args, env=None, timeout=60):
                           timeout=timeout)
 
 
-# --- what the code says -----------------------------------------------------
+# --- the image's build stage, run here ---------------------------------------
 
-PREFIX = tempfile.mkdtemp(prefix="lamfleet-deploy-")
-r = run("cmake", "--install", BUILD, "--prefix", PREFIX)
-if r.returncode:
-    sys.exit(f"cmake --install failed:\n{r.stdout}{r.stderr}")
+DOCKERFILE = os.path.join(SRC, "deploy/docker/Dockerfile")
+
+
+def dockerfile_instructions(path):
+    text = open(path).read().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def apt_packages(run_line):
+    m = re.search(r"apt-get install ([^&]*)", run_line)
+    return {w for w in m.group(1).split() if not w.startswith("-")} if m else set()
+
+
+def build_as_image():
+    """The build stage's COPY and cmake steps, with /build and /usr/local
+    moved under a temporary directory: the programs checked and started
+    below are the ones the image would hold, built with its flags (a
+    Release build warns where the tests' builds do not)."""
+    top = tempfile.mkdtemp(prefix="lamfleet-image-")
+    src, prefix = os.path.join(top, "src"), os.path.join(top, "usr/local")
+    os.makedirs(src)
+    stage = False
+    for word, rest in dockerfile_instructions(DOCKERFILE):
+        if word == "FROM":
+            stage = rest.upper().endswith(" AS BUILD")
+        elif stage and word == "COPY":
+            *paths, dest = rest.split()
+            for p in paths:
+                to = os.path.normpath(os.path.join(src, dest))
+                if os.path.isdir(os.path.join(SRC, p)):
+                    shutil.copytree(os.path.join(SRC, p), to)
+                else:
+                    shutil.copy(os.path.join(SRC, p), to)
+        elif stage and word == "RUN" and "cmake -S" in rest:
+            cmd = rest.replace("/usr/local", prefix)
+            cmd = re.sub(r"(?<=\s)/build\b", os.path.join(top, "build"), cmd)
+            r = subprocess.run(["bash", "-c", cmd], cwd=src, capture_output=True,
+                               text=True, timeout=900)
+            if r.returncode:
+                sys.exit(f"the image's build fails: {cmd}\n{r.stdout[-4000:]}"
+                         f"{r.stderr[-4000:]}")
+    return top, prefix
+
+
+TOP, PREFIX = build_as_image()
 BIN = os.path.join(PREFIX, "bin")
 CLI = os.path.join(BIN, "lamfleet")
 
@@ -108,25 +156,6 @@ def package_of(path):
 
 
 # --- deploy/docker/Dockerfile -----------------------------------------------
-
-DOCKERFILE = os.path.join(SRC, "deploy/docker/Dockerfile")
-
-
-def dockerfile_instructions(path):
-    text = open(path).read().replace("\\\n", " ")
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            out.append((word.upper(), rest.strip()))
-    return out
-
-
-def apt_packages(run_line):
-    m = re.search(r"apt-get install ([^&]*)", run_line)
-    return {w for w in m.group(1).split() if not w.startswith("-")} if m else set()
-
 
 def check_dockerfile():
     where = "deploy/docker/Dockerfile"
@@ -419,6 +448,9 @@ def check_k8s(uid):
 
 def port_free(port):
     with socket.socket() as s:
+        # as the workers' HTTP server binds: a predecessor's closed
+        # connections (TIME_WAIT) do not make the port busy
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
             return True
@@ -523,7 +555,7 @@ def main():
         except subprocess.TimeoutExpired:
             dev.kill()
         os.unlink(k.name)
-        shutil.rmtree(PREFIX, ignore_errors=True)
+        shutil.rmtree(TOP, ignore_errors=True)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
