@@ -68,7 +68,7 @@ static int decide(lf_conf_t *conf, lf_redis_t *r, const char *id, int approved,
   d.decided_at_ms = lf_now_ms();
   int rc = LF_EXIT_ERROR;
   rd_kafka_t *p =
-      lf_kafka_producer_new(conf, "lamfleet-cli", NULL, errstr, sizeof(errstr));
+      lf_cli_producer_new(conf, "lamfleet-cli", NULL, errstr, sizeof(errstr));
   if (!p || lf_kafka_produce(
                 p,
                 lf_kafka_topic_name(conf, LF_TOPIC_APPROVALS_DECISIONS, topic,

@@ -212,8 +212,8 @@ static int cmd_replay(const lf_conf_t *conf, dlq_opts_t *o) {
   size_t n = 0, refused = 0;
   rd_kafka_t *p = NULL;
   if (!o->dry_run &&
-      !(p = lf_kafka_producer_new(conf, "lamfleet-cli-replay", on_delivery,
-                                  errstr, sizeof(errstr)))) {
+      !(p = lf_cli_producer_new(conf, "lamfleet-cli-replay", on_delivery,
+                                errstr, sizeof(errstr)))) {
     fprintf(stderr, "lamfleet dlq replay: %s\n", errstr);
     return LF_EXIT_ERROR;
   }

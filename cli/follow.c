@@ -6,6 +6,9 @@
 #include "kafka.h"
 #include "util.h"
 
+/* How long to wait for a bootstrap server to accept a connection. */
+#define LF_FOLLOW_REACH_MS 5000
+
 /* A partition of a held read: done once the consumer reached where its
  * end was at the start (what arrives later is not read, so a command that
  * writes to the topics it reads cannot chase its own records). */
@@ -80,7 +83,9 @@ static rd_kafka_t *consumer_new(const lf_conf_t *conf, lf_follow_from_t from,
   rd_kafka_t *rk = NULL;
   if (!c)
     snprintf(errstr, errstr_size, "out of memory");
-  else if (!lf_conf_set(c, "kafka.enable.partition.eof",
+  else if (!lf_kafka_conf_check(conf, errstr, errstr_size) &&
+           !lf_kafka_reachable(conf, LF_FOLLOW_REACH_MS, errstr, errstr_size) &&
+           !lf_conf_set(c, "kafka.enable.partition.eof",
                         from == LF_FOLLOW_HELD ? "true" : "false", errstr,
                         errstr_size))
     /* group.id is required by librdkafka even for assign(); it never

@@ -7,6 +7,17 @@
 #include "kafka.h"
 #include "log.h"
 
+rd_kafka_t *lf_cli_producer_new(const lf_conf_t *conf, const char *client_id,
+                                void (*dr_cb)(rd_kafka_t *,
+                                              const rd_kafka_message_t *,
+                                              void *),
+                                char *errstr, size_t errstr_size) {
+  if (lf_kafka_conf_check(conf, errstr, errstr_size) ||
+      lf_kafka_reachable(conf, LF_CLI_REACH_MS, errstr, errstr_size))
+    return NULL;
+  return lf_kafka_producer_new(conf, client_id, dr_cb, errstr, errstr_size);
+}
+
 rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
                                  void (*dr_cb)(rd_kafka_t *,
                                                const rd_kafka_message_t *,
@@ -14,7 +25,7 @@ rd_kafka_t *lf_goal_producer_new(const lf_conf_t *conf, const char *client_id,
                                  char *errstr, size_t errstr_size) {
   char topic[256];
   rd_kafka_t *p =
-      lf_kafka_producer_new(conf, client_id, dr_cb, errstr, errstr_size);
+      lf_cli_producer_new(conf, client_id, dr_cb, errstr, errstr_size);
   if (p &&
       lf_kafka_topic_warm(
           p, lf_kafka_topic_name(conf, LF_TOPIC_GOALS, topic, sizeof(topic)),

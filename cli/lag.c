@@ -406,7 +406,7 @@ int lf_cmd_lag(lf_conf_t *conf, int argc, char **argv) {
    * group membership, and it has nothing to leave when done. */
   char errstr[512];
   rd_kafka_t *rk =
-      lf_kafka_producer_new(conf, "lamfleet-lag", NULL, errstr, sizeof(errstr));
+      lf_cli_producer_new(conf, "lamfleet-lag", NULL, errstr, sizeof(errstr));
   if (!rk) {
     fprintf(stderr, "lamfleet lag: %s\n", errstr);
     return LF_EXIT_ERROR;

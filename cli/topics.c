@@ -128,8 +128,8 @@ int lf_cmd_topics(lf_conf_t *conf, int argc, char **argv) {
   int rc = parse(argc, argv, &parts, &repl, &timeout_s);
   if (rc)
     return rc;
-  rd_kafka_t *rk = lf_kafka_producer_new(conf, "lamfleet-topics", NULL, errstr,
-                                         sizeof(errstr));
+  rd_kafka_t *rk = lf_cli_producer_new(conf, "lamfleet-topics", NULL, errstr,
+                                       sizeof(errstr));
   if (!rk) {
     fprintf(stderr, "lamfleet topics create: %s\n", errstr);
     return LF_EXIT_ERROR;

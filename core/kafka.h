@@ -12,6 +12,12 @@
 lf_err_t lf_kafka_conf_check(const lf_conf_t *conf, char *errstr,
                              size_t errstr_size);
 
+/* LF_OK when a bootstrap server accepts a TCP connection within
+ * timeout_ms; else an error naming the last reason (refused, unknown
+ * host, timed out). */
+lf_err_t lf_kafka_reachable(const lf_conf_t *conf, int timeout_ms, char *errstr,
+                            size_t errstr_size);
+
 /* A group consumer that never commits by itself: the worker loop commits
  * only what has been handled and acknowledged downstream. */
 rd_kafka_t *lf_kafka_consumer_new(const lf_conf_t *conf, const char *group_id,
