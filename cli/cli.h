@@ -30,10 +30,6 @@ int lf_cmd_tail(lf_conf_t *conf, int argc, char **argv);
 /* goal show: prints goal_id's trace from the topics; the exit status. */
 int lf_goal_show(const lf_conf_t *conf, const char *goal_id, int json);
 
-/* How long the operator command waits for a TCP connection to a bootstrap
- * server before it says Kafka cannot be reached. */
-#define LF_CLI_REACH_MS 5000
-
 /* A producer for the operator command, after checking that a bootstrap
  * server answers at all (lf_kafka_reachable): a wrong -b fails at once. */
 rd_kafka_t *lf_cli_producer_new(const lf_conf_t *conf, const char *client_id,

@@ -10,8 +10,6 @@
 #include "cli.h"
 #include "kafka.h"
 
-/* A held read of the dead-letter topic stalls this long: an error. */
-#define STALL_MS 10000
 /* Header naming the dead letter a replayed record came from. */
 #define REPLAY_HDR "lamfleet-replay-of"
 
@@ -127,51 +125,48 @@ static void report(const dlq_opts_t *o, const lf_event_t *ev) {
            (const char *)d->original_key.data, d->original.len);
 }
 
-/* Reads the dead letters held now; replays the selected ones when p. */
+/* One walk over the dead letters held now. */
+typedef struct walk {
+  dlq_opts_t *o;
+  const char *prefix;
+  rd_kafka_t *p; /* replaying: the producer */
+  int *failed;   /* replaying: deliveries that failed */
+  size_t n, refused;
+  lf_events_t listed; /* listing: all of them, to order */
+} walk_t;
+
+static int visit(void *ctx, lf_event_t *ev) {
+  walk_t *w = ctx;
+  if (!w->o->replaying)
+    return lf_events_add(&w->listed, ev);
+  if (!selected(w->o, ev))
+    return 0;
+  if (!w->o->dry_run && replay(w->p, w->prefix, ev, w->failed))
+    w->refused++;
+  else {
+    report(w->o, ev);
+    w->n++;
+  }
+  return 0;
+}
+
+/* Lists the dead letters held now (oldest first, across the dlq topic's
+ * partitions), or replays the selected ones when p. */
 static int walk(const lf_conf_t *conf, dlq_opts_t *o, rd_kafka_t *p,
                 int *failed, size_t *n, size_t *refused) {
   static const lf_topic_t dlq[] = {LF_TOPIC_DLQ};
   char errstr[512];
-  const char *prefix = lf_conf_get(conf, "topic.prefix");
-  lf_follow_t *f = lf_follow_new_topics(conf, dlq, 1, LF_FOLLOW_HELD, errstr,
-                                        sizeof(errstr));
-  if (!f) {
+  walk_t w = {o, lf_conf_get(conf, "topic.prefix"), p, failed, 0, 0, {0}};
+  int rc = lf_follow_held_read(conf, dlq, 1, visit, &w, errstr, sizeof(errstr));
+  if (rc)
     fprintf(stderr, "lamfleet dlq: %s\n", errstr);
-    return -1;
-  }
-  lf_event_t ev;
-  lf_events_t listed = {0};
-  int r;
-  while ((r = lf_follow_next(f, STALL_MS, &ev)) == 1) {
-    if (!o->replaying) {
-      if (lf_events_add(&listed, &ev)) {
-        fputs("lamfleet dlq: out of memory\n", stderr);
-        r = -2;
-        break;
-      }
-    } else if (selected(o, &ev)) {
-      if (!o->dry_run && replay(p, prefix, &ev, failed))
-        (*refused)++;
-      else {
-        report(o, &ev);
-        (*n)++;
-      }
-    }
-    lf_event_clear(&ev);
-  }
-  lf_follow_destroy(f);
-  /* oldest first, across the dead-letter topic's partitions */
-  lf_events_sort(&listed);
-  for (size_t i = 0; r == -1 && i < listed.n; i++)
-    print(&listed.v[i], o->json);
-  *n += listed.n;
-  lf_events_clear(&listed);
-  if (!r)
-    fprintf(stderr,
-            "lamfleet dlq: the dead-letter topic stopped answering "
-            "for %d s\n",
-            STALL_MS / 1000);
-  return r == -1 ? 0 : -1;
+  lf_events_sort(&w.listed);
+  for (size_t i = 0; !rc && i < w.listed.n; i++)
+    print(&w.listed.v[i], o->json);
+  *n += w.n + w.listed.n;
+  *refused += w.refused;
+  lf_events_clear(&w.listed);
+  return rc;
 }
 
 static int parse(int argc, char **argv, dlq_opts_t *o) {

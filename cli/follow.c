@@ -6,9 +6,6 @@
 #include "kafka.h"
 #include "util.h"
 
-/* How long to wait for a bootstrap server to accept a connection. */
-#define LF_FOLLOW_REACH_MS 5000
-
 /* A partition of a held read: done once the consumer reached where its
  * end was at the start (what arrives later is not read, so a command that
  * writes to the topics it reads cannot chase its own records). */
@@ -83,8 +80,7 @@ static rd_kafka_t *consumer_new(const lf_conf_t *conf, lf_follow_from_t from,
   rd_kafka_t *rk = NULL;
   if (!c)
     snprintf(errstr, errstr_size, "out of memory");
-  else if (!lf_kafka_conf_check(conf, errstr, errstr_size) &&
-           !lf_kafka_reachable(conf, LF_FOLLOW_REACH_MS, errstr, errstr_size) &&
+  else if (!lf_kafka_reachable(conf, LF_KAFKA_REACH_MS, errstr, errstr_size) &&
            !lf_conf_set(c, "kafka.enable.partition.eof",
                         from == LF_FOLLOW_HELD ? "true" : "false", errstr,
                         errstr_size))
@@ -193,4 +189,26 @@ int lf_follow_next(lf_follow_t *f, int timeout_ms, lf_event_t *ev) {
 void lf_event_clear(lf_event_t *ev) {
   lf_proto_free(ev->pb);
   memset(ev, 0, sizeof(*ev));
+}
+
+int lf_follow_held_read(const lf_conf_t *conf, const lf_topic_t *which,
+                        size_t n, lf_follow_take_fn fn, void *ctx, char *errstr,
+                        size_t errstr_size) {
+  lf_follow_t *f =
+      lf_follow_new_topics(conf, which, n, LF_FOLLOW_HELD, errstr, errstr_size);
+  if (!f)
+    return -1;
+  lf_event_t ev;
+  int r, nomem = 0;
+  while (!nomem && (r = lf_follow_next(f, LF_FOLLOW_STALL_MS, &ev)) == 1) {
+    nomem = fn(ctx, &ev);
+    lf_event_clear(&ev);
+  }
+  lf_follow_destroy(f);
+  if (nomem)
+    snprintf(errstr, errstr_size, "out of memory");
+  else if (!r)
+    snprintf(errstr, errstr_size, "the topics stopped answering for %d s",
+             LF_FOLLOW_STALL_MS / 1000);
+  return !nomem && r == -1 ? 0 : -1;
 }

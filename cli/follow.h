@@ -44,6 +44,20 @@ void lf_follow_destroy(lf_follow_t *f);
 int lf_follow_next(lf_follow_t *f, int timeout_ms, lf_event_t *ev);
 void lf_event_clear(lf_event_t *ev);
 
+/* A held read stalled this long is an error: the topics stopped answering. */
+#define LF_FOLLOW_STALL_MS 10000
+
+/* Called with each record of a held read; may take it over (ev is cleared
+ * after). -1: out of memory, which ends the read. */
+typedef int (*lf_follow_take_fn)(void *ctx, lf_event_t *ev);
+
+/* Reads what the topics hold now, record by record, into take. 0 at the
+ * end; -1 with errstr when the read cannot start, stalls for
+ * LF_FOLLOW_STALL_MS, or take runs out of memory. */
+int lf_follow_held_read(const lf_conf_t *conf, const lf_topic_t *which,
+                        size_t n, lf_follow_take_fn take, void *ctx,
+                        char *errstr, size_t errstr_size);
+
 /* Records kept to be ordered: read from several partitions, they arrive
  * in no time order. */
 typedef struct lf_events {

@@ -12,8 +12,7 @@ rd_kafka_t *lf_cli_producer_new(const lf_conf_t *conf, const char *client_id,
                                               const rd_kafka_message_t *,
                                               void *),
                                 char *errstr, size_t errstr_size) {
-  if (lf_kafka_conf_check(conf, errstr, errstr_size) ||
-      lf_kafka_reachable(conf, LF_CLI_REACH_MS, errstr, errstr_size))
+  if (lf_kafka_reachable(conf, LF_KAFKA_REACH_MS, errstr, errstr_size))
     return NULL;
   return lf_kafka_producer_new(conf, client_id, dr_cb, errstr, errstr_size);
 }

@@ -7,8 +7,16 @@
 
 #include "cli.h"
 
-/* A held read of the topics stalls this long: an error. */
-#define STALL_MS 10000
+typedef struct trace_ctx {
+  const char *prefix, *goal_id;
+  lf_events_t *t;
+} trace_ctx_t;
+
+static int keep_goal(void *ctx, lf_event_t *ev) {
+  trace_ctx_t *c = ctx;
+  return lf_event_of_goal(c->prefix, ev, c->goal_id) ? lf_events_add(c->t, ev)
+                                                     : 0;
+}
 
 static int read_trace(const lf_conf_t *conf, const char *goal_id,
                       lf_events_t *t) {
@@ -21,31 +29,13 @@ static int read_trace(const lf_conf_t *conf, const char *goal_id,
                                    LF_TOPIC_RESULTS,
                                    LF_TOPIC_DLQ};
   char errstr[512];
-  const char *prefix = lf_conf_get(conf, "topic.prefix");
-  lf_follow_t *f = lf_follow_new_topics(conf, all, sizeof(all) / sizeof(*all),
-                                        LF_FOLLOW_HELD, errstr, sizeof(errstr));
-  if (!f) {
+  trace_ctx_t c = {lf_conf_get(conf, "topic.prefix"), goal_id, t};
+  if (lf_follow_held_read(conf, all, sizeof(all) / sizeof(*all), keep_goal, &c,
+                          errstr, sizeof(errstr))) {
     fprintf(stderr, "lamfleet goal show: %s\n", errstr);
     return -1;
   }
-  lf_event_t ev;
-  int r;
-  while ((r = lf_follow_next(f, STALL_MS, &ev)) == 1) {
-    if (lf_event_of_goal(prefix, &ev, goal_id) && lf_events_add(t, &ev)) {
-      fputs("lamfleet goal show: out of memory\n", stderr);
-      r = -2;
-    }
-    lf_event_clear(&ev);
-    if (r == -2)
-      break;
-  }
-  lf_follow_destroy(f);
-  if (!r)
-    fprintf(stderr,
-            "lamfleet goal show: the topics stopped answering for "
-            "%d s\n",
-            STALL_MS / 1000);
-  return r == -1 ? 0 : -1;
+  return 0;
 }
 
 static const lf_event_t *result_of(const lf_events_t *t) {

@@ -49,7 +49,8 @@ static void usage(FILE *out) {
         out);
 }
 
-static int cmd_config(int argc, char **argv) {
+static int cmd_config(lf_conf_t *conf, int argc, char **argv) {
+  (void)conf;
   if (argc == 2 && !strcmp(argv[1], "list")) {
     lf_conf_print_list(stdout);
     return LF_EXIT_OK;
@@ -60,6 +61,25 @@ static int cmd_config(int argc, char **argv) {
   }
   fputs("Usage: lamfleet config list|markdown\n", stderr);
   return LF_EXIT_USAGE;
+}
+
+static const struct command {
+  const char *name;
+  int (*run)(lf_conf_t *conf, int argc, char **argv);
+} commands[] = {
+    {"dev", lf_cmd_dev},       {"demo", lf_cmd_demo},
+    {"goal", lf_cmd_goal},     {"catalog", lf_cmd_catalog},
+    {"guard", lf_cmd_guard},   {"dlq", lf_cmd_dlq},
+    {"topics", lf_cmd_topics}, {"tail", lf_cmd_tail},
+    {"lag", lf_cmd_lag},       {"approvals", lf_cmd_approvals},
+    {"config", cmd_config},
+};
+
+static const struct command *find(const char *name) {
+  for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+    if (!strcmp(commands[i].name, name))
+      return &commands[i];
+  return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -81,28 +101,9 @@ int main(int argc, char **argv) {
   }
   lf_log_configure(conf);
   const char *cmd = argc > 1 ? argv[1] : "";
-  if (!strcmp(cmd, "dev"))
-    rc = lf_cmd_dev(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "demo"))
-    rc = lf_cmd_demo(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "goal"))
-    rc = lf_cmd_goal(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "catalog"))
-    rc = lf_cmd_catalog(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "guard"))
-    rc = lf_cmd_guard(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "dlq"))
-    rc = lf_cmd_dlq(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "topics"))
-    rc = lf_cmd_topics(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "tail"))
-    rc = lf_cmd_tail(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "lag"))
-    rc = lf_cmd_lag(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "approvals"))
-    rc = lf_cmd_approvals(conf, argc - 1, argv + 1);
-  else if (!strcmp(cmd, "config"))
-    rc = cmd_config(argc - 1, argv + 1);
+  const struct command *c = find(cmd);
+  if (c)
+    rc = c->run(conf, argc - 1, argv + 1);
   else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
            !strcmp(cmd, "help")) {
     usage(stdout);

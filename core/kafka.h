@@ -12,9 +12,13 @@
 lf_err_t lf_kafka_conf_check(const lf_conf_t *conf, char *errstr,
                              size_t errstr_size);
 
-/* LF_OK when a bootstrap server accepts a TCP connection within
- * timeout_ms; else an error naming the last reason (refused, unknown
- * host, timed out). */
+/* How long the operator command waits for a bootstrap server's TCP
+ * connection before it says Kafka cannot be reached. */
+#define LF_KAFKA_REACH_MS 5000
+
+/* LF_OK when bootstrap servers are set and one accepts a TCP connection
+ * within timeout_ms; else an error naming the last reason (not set,
+ * refused, unknown host, timed out). */
 lf_err_t lf_kafka_reachable(const lf_conf_t *conf, int timeout_ms, char *errstr,
                             size_t errstr_size);
 

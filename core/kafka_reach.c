@@ -65,6 +65,8 @@ static int try_connect(const struct addrinfo *ai, int64_t deadline) {
 
 lf_err_t lf_kafka_reachable(const lf_conf_t *conf, int timeout_ms, char *errstr,
                             size_t errstr_size) {
+  if (lf_kafka_conf_check(conf, errstr, errstr_size))
+    return LF_ERR_INVALID;
   const char *list = lf_conf_get(conf, "kafka.bootstrap.servers");
   int64_t deadline = lf_monotonic_ms() + timeout_ms;
   char host[256], port[32], last[300] = "no server listed";
