@@ -105,13 +105,13 @@ const lf_prop_t lf_props[] = {
      "Catalog whose actions the openai backend offers the model as tools "
      "(default: guard.catalog)."},
     {"planner.max.steps", LF_PROP_INT, "20", 1, 10000, NULL, 0,
-     "Step limit of a goal that does not set max_steps (a step: the "
-     "actions proposed together, then their observations)."},
+     "Step limit of a goal (a step: the actions proposed together, then "
+     "their observations); a goal's max_steps may only lower it."},
     {"planner.max.llm.calls", LF_PROP_INT, "50", 1, 100000, NULL, 0,
-     "Model calls per goal that does not set max_llm_calls."},
+     "Model calls per goal; a goal's max_llm_calls may only lower it."},
     {"planner.max.tokens", LF_PROP_INT, "0", 0, I64, NULL, 0,
-     "Total tokens (the API's usage) per goal that does not set "
-     "max_tokens; 0: no limit."},
+     "Total tokens (the API's usage) per goal; a goal's max_tokens may "
+     "only lower it; 0: no limit (a goal's own max_tokens then holds)."},
     {"planner.max.inflight", LF_PROP_INT, "1000", 1, 1000000, NULL, 0,
      "Model calls in flight per planner process; at the cap it pauses "
      "fetching (it keeps polling, so it stays in its group)."},

@@ -13,6 +13,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "pattern.h"
 #include "schema_impl.h" /* lf_json_equal, lf_json_num_cmp */
 
 typedef enum { N_OR, N_AND, N_NOT, N_CMP, N_LIT, N_PATH } kind_t;
@@ -404,15 +405,13 @@ static const json_t *lookup(const node_t *n, const lf_cond_env_t *env,
   const char *fixed[] = {
       [R_TENANT] = env->tenant, [R_ACTION] = env->action, [R_RISK] = env->risk};
   if (n->root >= R_TENANT)
-    return *tmp = json_string(fixed[n->root] ? fixed[n->root] : "");
+    return *tmp = json_string_nocheck(fixed[n->root] ? fixed[n->root] : "");
   const json_t *cur = n->root == R_ARGS ? env->args : env->context;
   const char *p = strchr(n->path, '.');
-  char seg[256];
   while (cur && p) {
     const char *q = strchr(p + 1, '.');
     size_t len = q ? (size_t)(q - p - 1) : strlen(p + 1);
-    snprintf(seg, sizeof(seg), "%.*s", (int)len, p + 1);
-    cur = json_object_get(cur, seg);
+    cur = json_object_getn(cur, p + 1, len);
     p = q;
   }
   return cur; /* NULL: missing, compared as null */
@@ -433,6 +432,13 @@ static int compare(const node_t *n, const lf_cond_env_t *env, char *why,
   const json_t *a = value(n->l, env, &t1), *b = value(n->r, env, &t2);
   json_t *null = json_null();
   int res = LF_COND_UNKNOWN;
+  if ((n->l->kind == N_PATH && n->l->root >= R_TENANT && !t1) ||
+      (n->r->kind == N_PATH && n->r->root >= R_TENANT && !t2)) {
+    if (why) /* no memory for a fixed name's value: never "missing" */
+      snprintf(why, size, "no memory to evaluate the condition");
+    res = LF_COND_LIMIT;
+    goto done;
+  }
   if (!a)
     a = null;
   if (!b)
@@ -455,10 +461,15 @@ static int compare(const node_t *n, const lf_cond_env_t *env, char *why,
     break;
   case OP_MATCH:
     if (json_is_string(a)) {
-      pcre2_match_data *md = pcre2_match_data_create_from_pattern(n->re, NULL);
-      res = md && pcre2_match(n->re, (PCRE2_SPTR)json_string_value(a),
-                              json_string_length(a), 0, 0, md, NULL) >= 0;
-      pcre2_match_data_free(md);
+      char lim[200];
+      res = lf_regex_match(n->re, json_string_value(a), json_string_length(a),
+                           lim, sizeof(lim));
+      if (res == LF_REGEX_LIMIT) {
+        res = LF_COND_LIMIT;
+        if (why)
+          snprintf(why, size, "%s matches '%s': %s", label(n->l),
+                   json_string_value(n->r->lit), lim);
+      }
     } else if (why) {
       snprintf(why, size, "%s is %s, not a string", label(n->l),
                json_is_null(a) ? "missing" : "another type");
@@ -484,6 +495,7 @@ static int compare(const node_t *n, const lf_cond_env_t *env, char *why,
     }
   }
   }
+done:
   json_decref(t1);
   json_decref(t2);
   return res;
@@ -496,23 +508,34 @@ static int eval(const node_t *n, const lf_cond_env_t *env, char *why,
   case N_OR:
   case N_AND: {
     int stop = n->kind == N_OR; /* true ends an "or", false an "and" */
-    if ((l = eval(n->l, env, why, size)) == stop)
-      return stop;
-    if ((r = eval(n->r, env, l == LF_COND_UNKNOWN ? NULL : why, size)) == stop)
+    if ((l = eval(n->l, env, why, size)) == stop || l == LF_COND_LIMIT)
+      return l;
+    /* A limit on the right wins over an unknown on the left: its why. */
+    if ((r = eval(n->r, env, l == LF_COND_UNKNOWN ? NULL : why, size)) ==
+        LF_COND_LIMIT) {
+      if (why && l == LF_COND_UNKNOWN)
+        eval(n->r, env, why, size);
+      return r;
+    }
+    if (r == stop)
       return stop;
     return l == LF_COND_UNKNOWN || r == LF_COND_UNKNOWN ? LF_COND_UNKNOWN
                                                         : !stop;
   }
   case N_NOT:
     l = eval(n->l, env, why, size);
-    return l == LF_COND_UNKNOWN ? l : !l;
+    return l < 0 ? l : !l; /* unknown and limit stay what they are */
   case N_CMP:
     return compare(n, env, why, size);
   default: { /* a bare operand: must be the boolean true */
     json_t *tmp = NULL;
     const json_t *v = value(n, env, &tmp);
     int res = json_is_boolean(v) ? json_is_true(v) : LF_COND_UNKNOWN;
-    if (res == LF_COND_UNKNOWN && why)
+    if (n->kind == N_PATH && n->root >= R_TENANT && !tmp)
+      res = LF_COND_LIMIT;
+    if (res == LF_COND_LIMIT && why)
+      snprintf(why, size, "no memory to evaluate the condition");
+    else if (res == LF_COND_UNKNOWN && why)
       snprintf(why, size, "%s is not true or false", label(n));
     json_decref(tmp);
     return res;

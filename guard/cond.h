@@ -30,15 +30,23 @@ typedef struct lf_cond_env {
   const char *tenant, *action, *risk;
 } lf_cond_env_t;
 
-enum { LF_COND_FALSE = 0, LF_COND_TRUE = 1, LF_COND_UNKNOWN = -1 };
+/* LF_COND_LIMIT: a limit was hit while evaluating (a regex's match limit,
+ * no memory). It is neither true nor false, and "and"/"or"/"not" never
+ * resolve it: the guard rejects the action (limit_exceeded). */
+enum {
+  LF_COND_FALSE = 0,
+  LF_COND_TRUE = 1,
+  LF_COND_UNKNOWN = -1,
+  LF_COND_LIMIT = -2
+};
 
 /* NULL with errstr ("column N: ...") when text is not a valid condition. */
 lf_cond_t *lf_cond_compile(const char *text, char *errstr, size_t errstr_size);
 void lf_cond_destroy(lf_cond_t *c);
 const char *lf_cond_text(const lf_cond_t *c);
 
-/* LF_COND_TRUE, _FALSE or _UNKNOWN; for unknown, why (if given) says what
- * could not be decided. */
+/* LF_COND_TRUE, _FALSE, _UNKNOWN or _LIMIT; for the last two, why (if
+ * given) says what could not be decided. */
 int lf_cond_eval(const lf_cond_t *c, const lf_cond_env_t *env, char *why,
                  size_t why_size);
 

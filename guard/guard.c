@@ -263,7 +263,8 @@ static const char *reason_counter(const char *code) {
       {"rate_limited", "rejected_rate_limited"},
       {"budget_exceeded", "rejected_budget_exceeded"},
       {"approval_denied", "rejected_approval_denied"},
-      {"approval_expired", "rejected_approval_expired"}};
+      {"approval_expired", "rejected_approval_expired"},
+      {"limit_exceeded", "rejected_limit_exceeded"}};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     if (!strcmp(code, names[i][0]))
       return names[i][1];

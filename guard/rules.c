@@ -46,6 +46,16 @@ static lf_err_t check_policy(const lf_action_t *a, lf_guard_eval_t *e,
     int res = lf_cond_eval(rule->when, env, why, sizeof(why));
     if (res == LF_COND_FALSE)
       continue;
+    if (res == LF_COND_LIMIT) {
+      e->limited = 1;
+      lf_err_t err =
+          lf_reasons_add(reasons, "limit_exceeded", "",
+                         "%s is refused: the rule %s could not be checked (%s)",
+                         a->name, lf_cond_text(rule->when), why);
+      if (err)
+        return err;
+      continue;
+    }
     e->denied = 1;
     const char *what = rule->message ? rule->message : "denied by policy";
     lf_err_t err =
@@ -63,7 +73,9 @@ static lf_err_t check_policy(const lf_action_t *a, lf_guard_eval_t *e,
   return LF_OK;
 }
 
-static void check_approval(lf_guard_eval_t *e, const lf_cond_env_t *env) {
+static lf_err_t check_approval(const lf_action_t *a, lf_guard_eval_t *e,
+                               const lf_cond_env_t *env,
+                               lf_reasons_t *reasons) {
   char why[256];
   const lf_catalog_action_t *d = e->def;
   if (d->approval == LF_APPROVAL_ALWAYS) {
@@ -72,6 +84,13 @@ static void check_approval(lf_guard_eval_t *e, const lf_cond_env_t *env) {
              "%s always needs a human's approval", d->name);
   } else if (d->approval == LF_APPROVAL_WHEN) {
     int res = lf_cond_eval(d->approval_when, env, why, sizeof(why));
+    if (res == LF_COND_LIMIT) {
+      e->limited = 1; /* not even a human is asked about what was not checked */
+      return lf_reasons_add(
+          reasons, "limit_exceeded", "",
+          "%s is refused: the approval condition %s could not be checked (%s)",
+          a->name, lf_cond_text(d->approval_when), why);
+    }
     e->needs_approval = res != LF_COND_FALSE;
     if (res == LF_COND_TRUE)
       snprintf(e->approval_why, sizeof(e->approval_why),
@@ -83,6 +102,7 @@ static void check_approval(lf_guard_eval_t *e, const lf_cond_env_t *env) {
                "decided (%s)",
                lf_cond_text(d->approval_when), why);
   }
+  return LF_OK;
 }
 
 lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
@@ -109,7 +129,7 @@ lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
   lf_cond_env_t env = env_of(a, e, json_is_object(context) ? context : NULL);
   err = check_policy(a, e, &env, reasons);
   if (!err)
-    check_approval(e, &env);
+    err = check_approval(a, e, &env, reasons);
   json_decref(context);
   return err;
 }
@@ -122,7 +142,9 @@ void lf_guard_eval_clear(lf_guard_eval_t *e) {
 lf_offline_t lf_guard_offline(const lf_catalog_t *cat,
                               const lf_guard_eval_t *e) {
   int shadow = lf_catalog_shadow(cat);
-  if (!e->well_formed || (e->denied && !shadow))
+  /* A limit rejects in shadow mode too: shadow trials a catalog's policy,
+   * it never lets through what could not be checked. */
+  if (!e->well_formed || e->limited || (e->denied && !shadow))
     return LF_OFFLINE_REJECT;
   return e->needs_approval && !shadow ? LF_OFFLINE_HOLD : LF_OFFLINE_ADMIT;
 }

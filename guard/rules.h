@@ -17,6 +17,7 @@ typedef struct lf_guard_eval {
   json_t *args;       /* the parsed arguments when well-formed (owned) */
   int well_formed;    /* known action, arguments valid */
   int denied;         /* a deny rule holds (reasons say which) */
+  int limited;        /* a limit was hit while deciding: always rejected */
   int needs_approval; /* the approval policy asks for a human */
   char approval_why[400];
   double amount;              /* the budget argument's value */
@@ -24,7 +25,8 @@ typedef struct lf_guard_eval {
 } lf_guard_eval_t;
 
 /* Fills e and adds every rejection reason (unknown_action,
- * malformed_arguments, schema codes, policy_denied) to reasons. Returns
+ * malformed_arguments, schema codes, policy_denied, limit_exceeded) to
+ * reasons. Returns
  * LF_ERR_NOMEM only. Release e with lf_guard_eval_clear(). */
 lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
                            lf_reasons_t *reasons, lf_guard_eval_t *e);

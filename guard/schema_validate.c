@@ -6,21 +6,42 @@
 #include <string.h>
 
 #include "formats.h"
+#include "pattern.h"
 #include "schema_impl.h"
 
 /* Instance nesting plus $ref hops: a self-referencing schema cannot make
  * the validator recurse without end. */
 #define MAX_DEPTH 128
+#define MAX_DEPTH_TEXT "128"
 /* Subschema visits per value: a schema whose $refs fan out (anyOf of refs
  * of anyOf...) could otherwise cost exponential time. */
 #define MAX_STEPS 200000
+#define MAX_STEPS_TEXT "200000"
+
+/* What one validation may spend, shared with the private contexts of
+ * anyOf/oneOf/not branches: a limit hit anywhere, even inside a branch
+ * whose failure would otherwise be fine, ends the whole validation and
+ * rejects (fail closed), so "too costly" can never read as "no match". */
+typedef struct vbudget {
+  long steps;
+  int hit;
+  char path[256], why[256];
+} vbudget_t;
 
 typedef struct vctx {
   lf_reasons_t *r;
   int depth;
-  long *steps; /* shared with the private branch contexts */
+  vbudget_t *b;
   lf_err_t err;
 } vctx_t;
+
+static void limit_hit(vctx_t *c, const char *path, const char *fmt,
+                      const char *arg) {
+  if (c->b->hit++)
+    return;
+  snprintf(c->b->path, sizeof(c->b->path), "%s", path);
+  snprintf(c->b->why, sizeof(c->b->why), fmt, arg);
+}
 
 static void validate(vctx_t *c, const lf_snode_t *n, const json_t *v,
                      const char *path);
@@ -137,14 +158,11 @@ static void check_string(vctx_t *c, const lf_snode_t *n, const json_t *v,
         "%s: %s is %lld characters long, longer than the maximum %lld", path,
         show(v, a, sizeof(a)), (long long)len, (long long)n->max_length);
   if (n->pattern) {
-    pcre2_match_data *md =
-        pcre2_match_data_create_from_pattern(n->pattern, NULL);
-    int rc = md ? pcre2_match(n->pattern, (PCRE2_SPTR)s, bytes, 0, 0, md, NULL)
-                : PCRE2_ERROR_NOMEMORY;
-    pcre2_match_data_free(md);
-    if (rc == PCRE2_ERROR_NOMEMORY)
-      c->err = LF_ERR_NOMEM;
-    else if (rc < 0)
+    char why[200];
+    int rc = lf_regex_match(n->pattern, s, bytes, why, sizeof(why));
+    if (rc == LF_REGEX_LIMIT)
+      limit_hit(c, path, "%s", why);
+    else if (rc == LF_REGEX_NOMATCH)
       ADD(c, "value_error", path, "%s: %s does not match the pattern %s", path,
           show(v, a, sizeof(a)), n->pattern_src);
   }
@@ -235,7 +253,7 @@ static void check_enum(vctx_t *c, const lf_snode_t *n, const json_t *v,
 static size_t try_branch(vctx_t *c, const lf_snode_t *n, const json_t *v,
                          const char *path, char *first, size_t size) {
   lf_reasons_t tmp = {0};
-  vctx_t sub = {&tmp, c->depth, c->steps, LF_OK};
+  vctx_t sub = {&tmp, c->depth, c->b, LF_OK};
   validate(&sub, n, v, path);
   size_t bad = tmp.n + (sub.err != LF_OK);
   if (first && tmp.n)
@@ -281,7 +299,7 @@ static void check_combinators(vctx_t *c, const lf_snode_t *n, const json_t *v,
 
 static void validate(vctx_t *c, const lf_snode_t *n, const json_t *v,
                      const char *path) {
-  if (c->err)
+  if (c->err || c->b->hit)
     return;
   if (n->boolean >= 0) {
     if (!n->boolean)
@@ -289,18 +307,17 @@ static void validate(vctx_t *c, const lf_snode_t *n, const json_t *v,
           *path ? path : "/");
     return;
   }
-  if (++*c->steps > MAX_STEPS) {
-    if (*c->steps == MAX_STEPS + 1)
-      ADD(c, "value_error", path, "%s: too costly to validate",
-          *path ? path : "/");
+  if (++c->b->steps > MAX_STEPS) {
+    limit_hit(c, path, "the schema took more than %s steps to check",
+              MAX_STEPS_TEXT);
     return;
   }
-  if (++c->depth > MAX_DEPTH) {
-    ADD(c, "value_error", path, "%s: nested deeper than %d levels",
-        *path ? path : "/", MAX_DEPTH);
-    c->depth--;
+  if (c->depth + 1 > MAX_DEPTH) {
+    limit_hit(c, path, "nested deeper than %s levels (values and $refs)",
+              MAX_DEPTH_TEXT);
     return;
   }
+  c->depth++;
   size_t before = c->r->n;
   check_type(c, n, v, path);
   if (c->r->n == before) { /* the rest only speaks of the right type */
@@ -322,8 +339,12 @@ static void validate(vctx_t *c, const lf_snode_t *n, const json_t *v,
 
 lf_err_t lf_schema_validate(const lf_schema_t *s, const json_t *v,
                             const char *base, lf_reasons_t *reasons) {
-  long steps = 0;
-  vctx_t c = {reasons, 0, &steps, LF_OK};
+  vbudget_t b = {0};
+  vctx_t c = {reasons, 0, &b, LF_OK};
   validate(&c, s->top, v, base ? base : "");
+  if (!c.err && b.hit)
+    c.err = lf_reasons_add(reasons, "limit_exceeded", b.path,
+                           "%s: could not be checked, so it is refused: %s",
+                           *b.path ? b.path : "/", b.why);
   return c.err;
 }

@@ -1,5 +1,6 @@
 #include "goal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,16 @@ const char *lf_goal_status(const json_t *state) {
   return sget(state, "status");
 }
 
+/* The operator's limit is a ceiling: a goal may ask for less, never more.
+ * 0 means "not set" on either side (the operator's 0: no limit). */
+static json_int_t within(uint64_t asked, int64_t ceiling) {
+  if (!asked)
+    return (json_int_t)ceiling;
+  if (ceiling > 0 && asked > (uint64_t)ceiling)
+    return (json_int_t)ceiling;
+  return asked > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)asked;
+}
+
 json_t *lf_goal_state_new(const char *goal_id, const lf_goal_t *g,
                           const lf_goal_limits_t *d) {
   json_t *st = json_pack(
@@ -32,13 +43,11 @@ json_t *lf_goal_state_new(const char *goal_id, const lf_goal_t *g,
       "s:[], s:[]}",
       "goal_id", goal_id, "tenant", *g->tenant ? g->tenant : "default", "text",
       g->text, "context", g->context_json, "status", "running", "step", 0,
-      "max_steps", (json_int_t)(g->max_steps ? g->max_steps : d->max_steps),
-      "max_llm_calls",
-      (json_int_t)(g->max_llm_calls ? g->max_llm_calls : d->max_llm_calls),
-      "max_tokens",
-      (json_int_t)(g->max_tokens ? (int64_t)g->max_tokens : d->max_tokens),
-      "deadline_ms", (json_int_t)g->deadline_ms, "llm_calls", 0, "tokens", 0,
-      "pending", "rejected", "rejecting");
+      "max_steps", within(g->max_steps, d->max_steps), "max_llm_calls",
+      within(g->max_llm_calls, d->max_llm_calls), "max_tokens",
+      within(g->max_tokens, d->max_tokens), "deadline_ms",
+      (json_int_t)g->deadline_ms, "llm_calls", 0, "tokens", 0, "pending",
+      "rejected", "rejecting");
   return st;
 }
 

@@ -12,7 +12,8 @@
 #include "worker.h"
 
 typedef struct lf_goal_limits {
-  int64_t max_steps, max_llm_calls, max_tokens; /* defaults of a goal */
+  /* a goal's defaults and ceilings: a goal may only lower them */
+  int64_t max_steps, max_llm_calls, max_tokens;
 } lf_goal_limits_t;
 
 /* What the caller must do after a change. */

@@ -353,6 +353,18 @@ START_TEST(limits_end_goals_as_exhausted) {
   lf_llm_server_agent(f.llm, 0, 100, "echo", "message");
   submit_goal(&f, "forever", 0, 0, 0, calls);
   expect_exhausted(&f, calls, "model call limit of 3 reached");
+  /* the operator's limits are ceilings: a goal asking for more gets them */
+  lf_goal_t g = LF_GOAL_INIT;
+  char greedy[37];
+  lf_uuid(greedy);
+  g.goal_id = greedy;
+  g.tenant = "acme";
+  g.text = "forever, please";
+  g.max_llm_calls = 500;
+  g.max_steps = 10000;
+  g.created_at_ms = lf_now_ms();
+  lf_test_produce(&f.env, LF_TOPIC_GOALS, greedy, &g.base);
+  expect_exhausted(&f, greedy, "model call limit of 3 reached");
   submit_goal(&f, "costly", 0, 100, 0, tokens); /* 60 tokens a reply */
   expect_exhausted(&f, tokens, "token limit of 100 reached (120 used)");
   submit_goal(&f, "busy", 1, 0, 0, steps);

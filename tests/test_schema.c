@@ -158,7 +158,7 @@ static const vcase_t cases[] = {
      "'$ref':'#/$defs/node'}",
      "{'v':1,'kids':[{'v':2,'kids':[{'v':'x'}]}]}", "type_error",
      "/kids/0/kids/0/v", NULL},
-    {"{'$ref':'#'}", "1", "value_error", "", "nested deeper than"},
+    {"{'$ref':'#'}", "1", "limit_exceeded", "", "nested deeper than"},
 };
 
 static void run_case(size_t i) {
