@@ -77,7 +77,7 @@ fuzz)
   install_missing
   CC=clang build build-fuzz -DLF_FUZZ=ON -DLF_BUILD_TESTS=OFF \
     -DLF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  for t in catalog arguments reply url; do
+  for t in catalog arguments reply url record; do
     mkdir -p "build-fuzz/corpus-$t"
     echo "fuzz_$t: ${1:-60} s" >&2
     build-fuzz/fuzz/fuzz_$t -max_total_time="${1:-60}" -print_final_stats=1 \

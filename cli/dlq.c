@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "kafka.h"
+#include "lf_text.h"
 
 /* Header naming the dead letter a replayed record came from. */
 #define REPLAY_HDR "lamfleet-replay-of"
@@ -40,10 +41,14 @@ static void print(const lf_event_t *ev, int json) {
   char at[32] = "";
   time_t t = (time_t)(d->failed_at_ms / 1000);
   strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
-  printf("%d:%lld  %sZ  %s [%d] @%lld  key %.*s  from %s\n    %s\n",
+  char key[600], error[4200]; /* a forged key or error cannot drive the
+                                 terminal */
+  lf_text_clean(key, sizeof(key), (const char *)d->original_key.data,
+                d->original_key.len);
+  lf_text_clean(error, sizeof(error), d->error, strlen(d->error));
+  printf("%d:%lld  %sZ  %s [%d] @%lld  key %s  from %s\n    %s\n",
          (int)ev->partition, (long long)ev->offset, at, d->source_topic,
-         (int)d->partition, (long long)d->offset, (int)d->original_key.len,
-         (const char *)d->original_key.data, d->worker, d->error);
+         (int)d->partition, (long long)d->offset, key, d->worker, error);
 }
 
 /* The index of the PARTITION:OFFSET naming ev, or -1. */
@@ -89,6 +94,14 @@ static int replay(rd_kafka_t *p, const char *prefix, const lf_event_t *ev,
             "lamfleet dlq replay: %d:%lld: not replayed: its source topic "
             "\"%s\" is not one of the fleet's (prefix \"%s\")\n",
             (int)ev->partition, (long long)ev->offset, d->source_topic, prefix);
+    return -1;
+  }
+  if (d->original_truncated) {
+    fprintf(stderr,
+            "lamfleet dlq replay: %d:%lld: not replayed: only %zu of its "
+            "%llu bytes were kept (sha256 %s); produce the original again\n",
+            (int)ev->partition, (long long)ev->offset, d->original.len,
+            (unsigned long long)d->original_size, d->original_sha256);
     return -1;
   }
   char of[512];

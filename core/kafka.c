@@ -258,12 +258,41 @@ lf_err_t lf_kafka_produce_bytes(rd_kafka_t *producer, const char *topic,
       break;
     rd_kafka_poll(producer, 10); /* serve delivery reports to make room */
   }
+  if (kerr && lf_kafka_err_is_record(kerr)) {
+    snprintf(errstr, errstr_size,
+             "a %zu-byte record for %s is larger than the brokers accept "
+             "(message.max.bytes %zu)",
+             len, topic, lf_kafka_max_record(producer));
+    return LF_ERR_RECORD;
+  }
   if (kerr) {
     snprintf(errstr, errstr_size, "produce to %s: %s", topic,
              rd_kafka_err2str(kerr));
     return LF_ERR_KAFKA;
   }
   return LF_OK;
+}
+
+int lf_kafka_err_is_record(rd_kafka_resp_err_t err) {
+  switch (err) {
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_MSG:
+  case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+size_t lf_kafka_max_record(rd_kafka_t *producer) {
+  char v[32];
+  size_t size = sizeof(v);
+  if (rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", v,
+                        &size) != RD_KAFKA_CONF_OK)
+    return 1000000;
+  return (size_t)strtoull(v, NULL, 10);
 }
 
 lf_err_t lf_kafka_produce(rd_kafka_t *producer, const char *topic,

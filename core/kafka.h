@@ -83,11 +83,19 @@ lf_err_t lf_kafka_produce(rd_kafka_t *producer, const char *topic,
                           void *msg_opaque, char *errstr, size_t errstr_size);
 
 /* The same for an already encoded record of type (a message full name);
- * buf is taken over (freed by librdkafka) only on success. */
+ * buf is taken over (freed by librdkafka) only on success. A record
+ * larger than the producer's message.max.bytes is LF_ERR_RECORD. */
 lf_err_t lf_kafka_produce_bytes(rd_kafka_t *producer, const char *topic,
                                 const char *key, uint8_t *buf, size_t len,
                                 const char *type, const char *parent_tp,
                                 size_t parent_tp_len, void *msg_opaque,
                                 char *errstr, size_t errstr_size);
+
+/* Whether the brokers or the client refused a record for its own sake
+ * (too large, invalid): producing it again cannot succeed. */
+int lf_kafka_err_is_record(rd_kafka_resp_err_t err);
+
+/* The largest record the producer sends (its message.max.bytes). */
+size_t lf_kafka_max_record(rd_kafka_t *producer);
 
 #endif

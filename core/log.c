@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lf_text.h"
+
 static atomic_int min_level = LF_LOG_INFO;
 static atomic_int json_format = 0;
 
@@ -50,11 +52,14 @@ static void timestamp(char *buf, size_t size) {
 void lf_log(lf_log_level_t level, const char *who, const char *fmt, ...) {
   if (!lf_log_enabled(level))
     return;
-  char msg[2048], ts[40];
+  char raw[2048], msg[2048], ts[40];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  vsnprintf(raw, sizeof(raw), fmt, ap);
   va_end(ap);
+  /* Messages quote records: one line each, valid UTF-8, whatever they
+   * hold (a forged CR/LF or escape sequence cannot fake a log line). */
+  lf_text_clean(msg, sizeof(msg), raw, strlen(raw));
   timestamp(ts, sizeof(ts));
   if (atomic_load(&json_format)) {
     json_t *o =
@@ -63,7 +68,7 @@ void lf_log(lf_log_level_t level, const char *who, const char *fmt, ...) {
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (line)
       fprintf(stderr, "%s\n", line);
-    else /* msg was not valid UTF-8 or memory ran out: keep the event. */
+    else /* memory ran out: keep the event */
       fprintf(stderr,
               "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(unencodable)\"}\n",
               ts, level_names[level]);

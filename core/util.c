@@ -30,8 +30,15 @@ const char *lf_err_str(lf_err_t err) {
     return "timed out";
   case LF_ERR_DONE:
     return "done";
+  case LF_ERR_RECORD:
+    return "bad record";
   }
   return "unknown error";
+}
+
+int lf_err_is_infra(lf_err_t err) {
+  return err == LF_ERR_KAFKA || err == LF_ERR_REDIS_CONN ||
+         err == LF_ERR_REDIS_REPLY || err == LF_ERR_TIMEOUT;
 }
 
 static int64_t clock_ms(clockid_t id) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "lf_text.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,6 +24,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     return;
   out->outstanding--;
   if (m->err) {
+    out->record_faults += lf_kafka_err_is_record(m->err);
     if (!out->failed++)
       snprintf(out->first_error, sizeof(out->first_error), "delivery to %s: %s",
                rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -104,7 +106,8 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   w->batch_size = (size_t)lf_conf_get_int(conf, "worker.batch.size");
   w->batch = calloc(w->batch_size, sizeof(*w->batch));
   w->msgs = calloc(w->batch_size, sizeof(*w->msgs));
-  if (!w->batch || !w->msgs) {
+  w->undecoded = calloc(w->batch_size, sizeof(*w->undecoded));
+  if (!w->batch || !w->msgs || !w->undecoded) {
     snprintf(errstr, errstr_size, "out of memory");
     goto fail;
   }
@@ -122,6 +125,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
   if (!w->producer)
     goto fail;
+  w->max_record = lf_kafka_max_record(w->producer);
   warm_producer(w);
   return w;
 fail:
@@ -153,6 +157,7 @@ void lf_worker_destroy(lf_worker_t *w) {
   lf_defer_free(w);
   free(w->batch);
   free(w->msgs);
+  free(w->undecoded);
   free(w);
 }
 
@@ -225,27 +230,48 @@ lf_err_t lf_out_produce_bytes(lf_out_t *out, const lf_msg_t *cause,
   return err;
 }
 
+/* What a dead letter keeps of the reason and of the key, and the room
+ * left for its envelope (topic, worker, numbers, headers). */
+#define DL_REASON_MAX 4096
+#define DL_KEY_MAX 4096
+#define DL_ENVELOPE 8192
+
 lf_err_t lf_out_dead_letter(lf_out_t *out, const lf_msg_t *msg,
                             const char *reason, char *errstr,
                             size_t errstr_size) {
+  lf_worker_t *w = out->w;
   lf_dead_letter_t dl = LF_DEAD_LETTER_INIT;
-  char key[512];
+  char why[DL_REASON_MAX], key[DL_KEY_MAX], hash[LF_SHA256_HEX_LEN + 1];
   size_t klen = msg->key_len < sizeof(key) - 1 ? msg->key_len : sizeof(key) - 1;
-  memcpy(key, msg->key ? msg->key : "", klen);
-  key[klen] = '\0';
+  /* The reason may quote the record: valid UTF-8, printable, bounded. */
+  lf_text_clean(why, sizeof(why), reason, strlen(reason));
+  lf_text_clean(key, sizeof(key), msg->key ? msg->key : "", klen);
+  size_t room =
+      w->max_record > 2 * DL_ENVELOPE + DL_REASON_MAX + 2 * DL_KEY_MAX
+          ? w->max_record - 2 * DL_ENVELOPE - DL_REASON_MAX - 2 * DL_KEY_MAX
+          : 0;
+  lf_sha256_hex(msg->value, msg->len, hash);
   dl.source_topic = (char *)msg->topic_name;
   dl.partition = msg->partition;
   dl.offset = msg->offset;
-  dl.error = (char *)reason;
+  dl.error = why;
   dl.original.data = (uint8_t *)msg->value;
-  dl.original.len = msg->len;
+  dl.original.len = msg->len < room ? msg->len : room;
+  dl.original_size = msg->len;
+  dl.original_sha256 = hash;
+  dl.original_truncated = dl.original.len < msg->len;
   dl.original_key.data = (uint8_t *)msg->key;
-  dl.original_key.len = msg->key_len;
-  dl.worker = out->w->id;
+  dl.original_key.len = msg->key_len < DL_KEY_MAX ? msg->key_len : DL_KEY_MAX;
+  dl.worker = w->id;
   dl.failed_at_ms = lf_now_ms();
-  lf_warn(out->w->id, "dead letter from %s [%d] @%lld: %s", msg->topic_name,
-          (int)msg->partition, (long long)msg->offset, reason);
-  lf_worker_count(out->w, "dead_letters", 1);
+  lf_warn(w->id, "dead letter from %s [%d] @%lld (%zu bytes%s): %s",
+          msg->topic_name, (int)msg->partition, (long long)msg->offset,
+          msg->len, dl.original_truncated ? ", kept truncated" : "", why);
+  lf_worker_count(w, "dead_letters", 1);
   return lf_out_produce(out, msg, LF_TOPIC_DLQ, klen ? key : NULL, &dl.base,
                         errstr, errstr_size);
+}
+
+size_t lf_worker_max_record(const lf_worker_t *w) {
+  return w->max_record;
 }

@@ -122,7 +122,14 @@ lf_err_t lf_out_produce(lf_out_t *out, const lf_msg_t *cause, lf_topic_t topic,
 lf_err_t lf_out_produce_bytes(lf_out_t *out, const lf_msg_t *cause,
                               lf_topic_t topic, const char *key, uint8_t *buf,
                               size_t len, char *errstr, size_t errstr_size);
-/* Sends msg to the dead-letter topic with the reason. */
+/* The largest record the worker's producer sends (message.max.bytes):
+ * handlers bound what they produce to it. */
+size_t lf_worker_max_record(const lf_worker_t *w);
+
+/* Sends msg to the dead-letter topic with the reason (cleaned: valid
+ * UTF-8, control characters escaped, bounded), the original's size and
+ * SHA-256, and as much of the original as keeps the dead letter within
+ * the brokers' record size (original_truncated says when cut). */
 lf_err_t lf_out_dead_letter(lf_out_t *out, const lf_msg_t *msg,
                             const char *reason, char *errstr,
                             size_t errstr_size);

@@ -51,6 +51,7 @@ struct lf_out {
   lf_worker_t *w;
   int outstanding;
   int failed;
+  int record_faults; /* of failed: refused for the record's own sake */
   char first_error[256];
 };
 
@@ -88,8 +89,16 @@ struct lf_worker {
   lf_out_t out;
   rd_kafka_message_t **batch;
   lf_msg_t *msgs;
+  /* records of the batch that did not decode: dead-lettered only once the
+   * handler has taken the rest, so that a retry does not send them twice */
+  struct undecoded {
+    size_t index;
+    char why[512];
+  } * undecoded;
+  size_t nundecoded;
   size_t batch_size;
-  deferred_t *pend; /* deferred records, unordered */
+  size_t max_record; /* the producer's message.max.bytes: outputs fit it */
+  deferred_t *pend;  /* deferred records, unordered */
   size_t npend, pend_cap;
   uint64_t pend_ids;
   part_t *parts; /* partitions with something to commit, or deferred */

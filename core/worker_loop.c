@@ -96,29 +96,28 @@ static void raw_msg(lf_worker_t *w, const rd_kafka_message_t *m,
   (void)w;
 }
 
-/* Decodes the batch into w->msgs; what cannot be decoded is dead-lettered
- * and left out. Returns the count of decoded records, or -1 when a dead
- * letter could not even be queued. */
-static int decode(lf_worker_t *w, size_t n, char *errstr, size_t errstr_size) {
+/* Decodes the batch into w->msgs; what cannot be decoded is left out,
+ * noted in w->undecoded with the reason. Returns the count decoded. */
+static int decode(lf_worker_t *w, rd_kafka_message_t *const *batch, size_t n) {
   int k = 0;
+  w->nundecoded = 0;
   for (size_t i = 0; i < n; i++) {
     lf_msg_t *msg = &w->msgs[k];
-    char why[512];
-    raw_msg(w, w->batch[i], msg);
+    char *why = w->undecoded[w->nundecoded].why;
+    size_t why_size = sizeof(w->undecoded[0].why);
+    raw_msg(w, batch[i], msg);
     int kind = lf_proto_topic_from_name(lf_conf_get(w->conf, "topic.prefix"),
                                         msg->topic_name);
     if (kind >= 0)
       atomic_fetch_add(&w->consumed[kind], 1);
     ProtobufCMessage *pb = NULL;
     if (kind < 0)
-      snprintf(why, sizeof(why), "topic %s is not a fleet topic",
-               msg->topic_name);
+      snprintf(why, why_size, "topic %s is not a fleet topic", msg->topic_name);
     else
       pb = lf_proto_decode(lf_proto_topic_descriptor((lf_topic_t)kind),
-                           msg->value, msg->len, why, sizeof(why));
+                           msg->value, msg->len, why, why_size);
     if (!pb) {
-      if (lf_out_dead_letter(&w->out, msg, why, errstr, errstr_size))
-        return -1;
+      w->undecoded[w->nundecoded++].index = i;
       continue;
     }
     msg->topic = (lf_topic_t)kind;
@@ -126,6 +125,21 @@ static int decode(lf_worker_t *w, size_t n, char *errstr, size_t errstr_size) {
     k++;
   }
   return k;
+}
+
+/* The records that did not decode, to the dead-letter topic. */
+static lf_err_t dead_letter_undecoded(lf_worker_t *w,
+                                      rd_kafka_message_t *const *batch,
+                                      char *errstr, size_t errstr_size) {
+  for (size_t i = 0; i < w->nundecoded; i++) {
+    lf_msg_t msg;
+    raw_msg(w, batch[w->undecoded[i].index], &msg);
+    lf_err_t err = lf_out_dead_letter(&w->out, &msg, w->undecoded[i].why,
+                                      errstr, errstr_size);
+    if (err)
+      return err;
+  }
+  return LF_OK;
 }
 
 static void free_decoded(lf_worker_t *w, int k) {
@@ -137,11 +151,11 @@ static void free_decoded(lf_worker_t *w, int k) {
 
 /* Per partition of the batch: its first offset (rewind) or the offset
  * after its last record (commit). */
-static rd_kafka_topic_partition_list_t *positions(lf_worker_t *w, size_t n,
-                                                  int first) {
+static rd_kafka_topic_partition_list_t *
+positions(rd_kafka_message_t *const *batch, size_t n, int first) {
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
   for (size_t i = 0; l && i < n; i++) {
-    const rd_kafka_message_t *m = w->batch[i];
+    const rd_kafka_message_t *m = batch[i];
     const char *t = rd_kafka_topic_name(m->rkt);
     rd_kafka_topic_partition_t *p =
         rd_kafka_topic_partition_list_find(l, t, m->partition);
@@ -163,7 +177,8 @@ static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
   if (w->out.failed) {
     snprintf(errstr, errstr_size, "%d record(s) not delivered, first: %s",
              w->out.failed, w->out.first_error);
-    return LF_ERR_KAFKA;
+    /* refused for what they are, not for where they went: no retry helps */
+    return w->out.failed == w->out.record_faults ? LF_ERR_RECORD : LF_ERR_KAFKA;
   }
   if (w->out.outstanding > 0) {
     snprintf(errstr, errstr_size, "%d record(s) not acknowledged in time",
@@ -178,10 +193,10 @@ lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size) {
 }
 
 /* Commits the batch, short of what handlers deferred. */
-static lf_err_t commit(lf_worker_t *w, size_t n, char *errstr,
-                       size_t errstr_size) {
+static lf_err_t commit(lf_worker_t *w, rd_kafka_message_t *const *batch,
+                       size_t n, char *errstr, size_t errstr_size) {
   for (size_t i = 0; i < n; i++) {
-    const rd_kafka_message_t *m = w->batch[i];
+    const rd_kafka_message_t *m = batch[i];
     if (lf_defer_handled(w, rd_kafka_topic_name(m->rkt), m->partition,
                          m->offset + 1)) {
       snprintf(errstr, errstr_size, "out of memory");
@@ -192,8 +207,9 @@ static lf_err_t commit(lf_worker_t *w, size_t n, char *errstr,
   return LF_OK;
 }
 
-static void rewind_batch(lf_worker_t *w, size_t n) {
-  rd_kafka_topic_partition_list_t *l = positions(w, n, 1);
+static void rewind_batch(lf_worker_t *w, rd_kafka_message_t *const *batch,
+                         size_t n) {
+  rd_kafka_topic_partition_list_t *l = positions(batch, n, 1);
   if (!l)
     return;
   rd_kafka_error_t *e = rd_kafka_seek_partitions(w->consumer, l, 5000);
@@ -204,28 +220,95 @@ static void rewind_batch(lf_worker_t *w, size_t n) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* One batch, start to commit. */
-static lf_err_t process(lf_worker_t *w, size_t n, char *errstr,
-                        size_t errstr_size) {
-  w->out.outstanding = w->out.failed = 0;
+/* One batch (or one record of it), start to commit. */
+static lf_err_t process(lf_worker_t *w, rd_kafka_message_t *const *batch,
+                        size_t n, char *errstr, size_t errstr_size) {
+  /* What a failed attempt left in flight settles first: its delivery
+   * reports must not be counted against this one's. */
+  if (w->out.outstanding > 0)
+    (void)wait_delivery(w, errstr, errstr_size);
+  w->out.outstanding = w->out.failed = w->out.record_faults = 0;
   errstr[0] = '\0';
   if (lf_defer_reserve(w, n)) {
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
   }
-  int k = decode(w, n, errstr, errstr_size);
-  lf_err_t err = k < 0 ? LF_ERR_KAFKA : LF_OK;
-  if (!err && k > 0)
+  int k = decode(w, batch, n);
+  lf_err_t err = LF_OK;
+  if (k > 0)
     err =
         w->h->handle(w->ctx, w->msgs, (size_t)k, &w->out, errstr, errstr_size);
+  if (!err)
+    err = dead_letter_undecoded(w, batch, errstr, errstr_size);
   if (!err)
     err = wait_delivery(w, errstr, errstr_size);
   /* The handler may still refer to the decoded records here. */
   if (!err && k > 0 && w->h->delivered)
     err = w->h->delivered(w->ctx, errstr, errstr_size);
-  free_decoded(w, k < 0 ? 0 : k);
+  free_decoded(w, k);
   if (!err)
-    err = commit(w, n, errstr, errstr_size);
+    err = commit(w, batch, n, errstr, errstr_size);
+  return err;
+}
+
+/* A record that failed alone, for its own sake, goes to the dead-letter
+ * topic with the reason, and its offset is committed. */
+static lf_err_t dead_letter(lf_worker_t *w, rd_kafka_message_t *m,
+                            const char *reason, char *errstr,
+                            size_t errstr_size) {
+  lf_msg_t msg;
+  raw_msg(w, m, &msg);
+  w->out.outstanding = w->out.failed = w->out.record_faults = 0;
+  lf_err_t err = lf_out_dead_letter(&w->out, &msg, reason, errstr, errstr_size);
+  if (!err)
+    err = wait_delivery(w, errstr, errstr_size);
+  if (!err)
+    err = commit(w, &m, 1, errstr, errstr_size);
+  return err;
+}
+
+/* A record that failed alone, for its own sake: to the dead-letter topic. */
+static lf_err_t refuse(lf_worker_t *w, rd_kafka_message_t *m, char *why,
+                       size_t why_size) {
+  lf_worker_count(w, "records_refused", 1);
+  return dead_letter(w, m, why, why, why_size);
+}
+
+/* A batch failed for a reason that is not the infrastructure's: some
+ * record of it is at fault. Each record is handled alone; one that fails
+ * alone for its own sake is dead-lettered, the others go through, so a bad
+ * record never blocks the ones behind it. Returns the first index not
+ * done (n when all are) with err set, for the caller to retry from. */
+static size_t isolate(lf_worker_t *w, size_t n, lf_err_t *err, char *errstr,
+                      size_t errstr_size) {
+  for (size_t i = 0; i < n; i++) {
+    char why[512];
+    *err = process(w, &w->batch[i], 1, why, sizeof(why));
+    if (*err && !lf_err_is_infra(*err))
+      *err = refuse(w, w->batch[i], why, sizeof(why));
+    if (*err) {
+      snprintf(errstr, errstr_size, "%s", why);
+      return i;
+    }
+  }
+  return n;
+}
+
+/* A batch: all at once, record by record when a record is at fault, and
+ * rewound for a retry when the infrastructure is. */
+static lf_err_t run_batch(lf_worker_t *w, size_t n, char *errstr,
+                          size_t errstr_size) {
+  size_t from = 0;
+  lf_err_t err = process(w, w->batch, n, errstr, errstr_size);
+  if (err && !lf_err_is_infra(err) && n == 1) {
+    err = refuse(w, w->batch[0], errstr, errstr_size);
+  } else if (err && !lf_err_is_infra(err)) {
+    lf_warn(w->id, "batch of %zu failed (%s): handling its records one by one",
+            n, errstr);
+    from = isolate(w, n, &err, errstr, errstr_size);
+  }
+  if (err)
+    rewind_batch(w, w->batch + from, n - from);
   return err;
 }
 
@@ -356,11 +439,10 @@ lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size) {
     observe_age(w, n);
     char why[512];
     int64_t t0 = lf_monotonic_ms();
-    if ((err = process(w, n, why, sizeof(why)))) {
+    if ((err = run_batch(w, n, why, sizeof(why)))) {
       lf_error(w->id, "batch of %zu not committed, retrying in %lld ms: %s", n,
                (long long)wait, why);
       lf_worker_count(w, "batches_failed", 1);
-      rewind_batch(w, n);
       backoff(w, wait);
       wait = wait * 2 > max ? max : wait * 2;
     } else {

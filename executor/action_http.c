@@ -9,6 +9,7 @@
 #include "body.h"
 #include "curl_loop.h"
 #include "http_retry.h"
+#include "lf_text.h"
 #include "netguard.h"
 #include "util.h"
 
@@ -232,14 +233,25 @@ static void conclude(job_t *j, long status) {
   json_t *body = j->len && !j->truncated
                      ? json_loadb(j->answer, j->len, JSON_DECODE_ANY, &jerr)
                      : NULL;
-  if (!body)
-    body = json_stringn(j->answer ? j->answer : "", j->len);
+  if (!body) { /* text as it came, bytes that are not UTF-8 replaced */
+    size_t n;
+    char *text = lf_utf8_repair(j->answer ? j->answer : "", j->len, &n);
+    body = text ? json_stringn(text, n) : NULL;
+    free(text);
+  }
   j->call->result =
-      json_pack("{s:i,s:O,s:o,s:b}", "status", (int)status, "headers",
-                j->captured, "body", body, "truncated", j->truncated);
-  if (!lf_http_binding_accepts(j->call->binding, status))
-    snprintf(j->call->error, sizeof(j->call->error), "HTTP %ld: %.300s", status,
-             j->answer ? j->answer : "");
+      body ? json_pack("{s:i,s:O,s:o,s:b}", "status", (int)status, "headers",
+                       j->captured, "body", body, "truncated", j->truncated)
+           : NULL;
+  if (!j->call->result) /* the status still says what the server did */
+    j->call->result =
+        json_pack("{s:i,s:b}", "status", (int)status, "truncated", 1);
+  if (!lf_http_binding_accepts(j->call->binding, status)) {
+    char quoted[320];
+    lf_text_clean(quoted, sizeof(quoted), j->answer ? j->answer : "", j->len);
+    snprintf(j->call->error, sizeof(j->call->error), "HTTP %ld: %s", status,
+             quoted);
+  }
 }
 
 /* A redirect the binding allows: the next hop, or -1 with the reason. */

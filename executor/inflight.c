@@ -9,6 +9,7 @@
 
 #include "builtins.h"
 #include "executor_impl.h"
+#include "lf_text.h"
 #include "log.h"
 #include "util.h"
 
@@ -70,23 +71,84 @@ lf_err_t lf_exec_run_wait(run_t *r, lf_out_t *out, const lf_msg_t *msg) {
   return LF_OK;
 }
 
+/* What an observation may hold besides its result (ids, the error text,
+ * the envelope): the result gets the rest of a record. */
+#define OBS_ENVELOPE 16384
+
+static char *dump(const json_t *v) {
+  return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Cuts the string field of obj (text of len bytes) until obj's JSON fits
+ * room: obj's text, or NULL. */
+static char *cut_to_fit(json_t *obj, const char *field, const char *text,
+                        size_t len, size_t room) {
+  size_t keep = len;
+  for (int i = 0; i < 12; i++) {
+    json_t *part = json_stringn(text, lf_utf8_cut(text, len, keep));
+    if (!part || json_object_set_new(obj, field, part))
+      return NULL;
+    char *out = dump(obj);
+    if (!out || strlen(out) <= room)
+      return out;
+    size_t over = strlen(out) - room;
+    free(out);
+    keep = keep > 2 * over ? keep - 2 * over : keep / 2; /* escapes grow */
+  }
+  return NULL;
+}
+
+/* The result's JSON text, cut so that the observation fits a record: an
+ * HTTP result keeps its status and headers and a prefix of its body
+ * ("truncated": true); any other result becomes {"truncated", "size",
+ * "text": a prefix of its JSON}. NULL when out of memory. */
+static char *fitted_result(const json_t *result, size_t room) {
+  char *text = dump(result);
+  if (!text || strlen(text) <= room)
+    return text;
+  char *out = NULL;
+  json_t *copy = json_deep_copy(result);
+  json_t *body = json_object_get(copy, "body");
+  if (body && json_object_get(copy, "status")) {
+    char *b =
+        json_is_string(body) ? strdup(json_string_value(body)) : dump(body);
+    if (b && !json_object_set_new(copy, "truncated", json_true()))
+      out = cut_to_fit(copy, "body", b, strlen(b), room);
+    free(b);
+  } else {
+    json_decref(copy);
+    copy = json_pack("{s:b,s:I}", "truncated", 1, "size",
+                     (json_int_t)strlen(text));
+    if (copy)
+      out = cut_to_fit(copy, "text", text, strlen(text), room);
+  }
+  json_decref(copy);
+  free(text);
+  return out;
+}
+
 lf_err_t lf_exec_observe(executor_t *x, const lf_verdict_t *v,
                          const json_t *result, const char *error, uint8_t **obs,
                          size_t *obs_len) {
   const lf_action_t *a = v->action;
   lf_observation_t o = LF_OBSERVATION_INIT;
+  size_t max = lf_worker_max_record(x->w);
   char *result_json =
-      result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+      result ? fitted_result(result, max > 2 * OBS_ENVELOPE ? max - OBS_ENVELOPE
+                                                            : max / 2)
+             : NULL;
   o.goal_id = a->goal_id;
   o.action_id = a->action_id;
   o.action_name = a->name;
   o.step = a->step;
   o.status = error[0] ? LF_OBS_FAILED : LF_OBS_SUCCEEDED;
   o.result_json = result_json ? result_json : "";
-  o.error = (char *)error;
+  char clean[1024]; /* errors may quote what a server sent */
+  o.error = lf_text_clean(clean, sizeof(clean), error, strlen(error));
   o.observer = (char *)lf_worker_id(x->w);
   o.observed_at_ms = lf_now_ms();
-  *obs = lf_proto_encode(&o.base, obs_len);
+  int kept = result_json || !result;
+  *obs = kept ? lf_proto_encode(&o.base, obs_len) : NULL;
   lf_worker_count(x->w, "executions", 1);
   lf_worker_count(x->w, error[0] ? "executions_failed" : "executions_succeeded",
                   1);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lf_text.h"
+
 static const char *const topic_suffix[LF_TOPIC__CNT] = {
     [LF_TOPIC_GOALS] = "goals",
     [LF_TOPIC_PROPOSED] = "actions.proposed",
@@ -84,42 +86,111 @@ static int empty(const char *s) {
   return !s || !*s;
 }
 
-/* Identifying fields without which a record cannot be routed or acted on. */
-static const char *missing_field(const ProtobufCMessage *m) {
+/* Protobuf strings are UTF-8: the first string field anywhere in m that is
+ * not, by its dotted name, with the offset of the first bad byte. */
+static int bad_utf8(const ProtobufCMessage *m, char *where, size_t size) {
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const char *base = (const char *)m + f->offset;
+    size_t n = 1;
+    const void *const *items = (const void *const *)base;
+    if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+      continue;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      n = *(const size_t *)((const char *)m + f->quantifier_offset);
+      items = *(const void *const *const *)base;
+    }
+    for (size_t k = 0; k < n; k++) {
+      const void *v = items[k];
+      size_t at;
+      if (!v)
+        continue;
+      if (f->type == PROTOBUF_C_TYPE_STRING &&
+          !lf_utf8_valid(v, strlen(v), &at)) {
+        snprintf(where, size, "%s (byte %zu)", f->name, at);
+        return 1;
+      }
+      if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        char inner[200];
+        if (bad_utf8(v, inner, sizeof(inner))) {
+          snprintf(where, size, "%s.%s", f->name, inner);
+          return 1;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/* An identifier that reaches keys, headers and logs: bounded, printable. */
+static const char *bad_id(const char *name, const char *v, int required,
+                          char *why, size_t size) {
+  size_t len = v ? strlen(v) : 0;
+  if (required && !len)
+    snprintf(why, size, "has no %s", name);
+  else if (len > LF_ID_MAX)
+    snprintf(why, size, "has a %s of %zu bytes (at most %d)", name, len,
+             LF_ID_MAX);
+  else if (lf_text_has_control(v ? v : "", len))
+    snprintf(why, size, "has a control character in %s", name);
+  else
+    return NULL;
+  return why;
+}
+
+#define ID(name, v, req)                                                       \
+  do {                                                                         \
+    if (bad_id(name, v, req, why, size))                                       \
+      return why;                                                              \
+  } while (0)
+
+static const char *bad_action(const char *in, const lf_action_t *a, char *why,
+                              size_t size) {
+  char name[64];
+  snprintf(name, sizeof(name), "%saction_id", in);
+  ID(name, a->action_id, 1);
+  snprintf(name, sizeof(name), "%sgoal_id", in);
+  ID(name, a->goal_id, 1);
+  snprintf(name, sizeof(name), "%stenant", in);
+  ID(name, a->tenant, 0);
+  snprintf(name, sizeof(name), "%sname", in);
+  ID(name, a->name, 0);
+  snprintf(name, sizeof(name), "%sidempotency_key", in);
+  ID(name, a->idempotency_key, 0);
+  return NULL;
+}
+
+/* What a record must have to be routed or acted on, with identifiers fit
+ * for keys, headers and logs: why not, or NULL. */
+static const char *bad_fields(const ProtobufCMessage *m, char *why,
+                              size_t size) {
   const ProtobufCMessageDescriptor *d = m->descriptor;
   if (d == &lamfleet__v1__goal__descriptor) {
     const lf_goal_t *g = (const lf_goal_t *)m;
-    if (empty(g->goal_id))
-      return "goal_id";
+    ID("goal_id", g->goal_id, 1);
+    ID("tenant", g->tenant, 0);
     if (empty(g->text))
-      return "text";
+      return bad_id("text", "", 1, why, size);
   } else if (d == &lamfleet__v1__proposed_action__descriptor) {
-    const lf_action_t *a = (const lf_action_t *)m;
-    if (empty(a->action_id))
-      return "action_id";
-    if (empty(a->goal_id))
-      return "goal_id";
+    return bad_action("", (const lf_action_t *)m, why, size);
   } else if (d == &lamfleet__v1__verdict__descriptor) {
     const lf_verdict_t *v = (const lf_verdict_t *)m;
-    if (!v->action || empty(v->action->action_id))
-      return "action.action_id";
-    if (empty(v->action->goal_id))
-      return "action.goal_id";
+    if (!v->action)
+      return bad_id("action.action_id", "", 1, why, size);
+    ID("idempotency_key", v->idempotency_key, 0);
+    return bad_action("action.", v->action, why, size);
   } else if (d == &lamfleet__v1__observation__descriptor) {
     const lf_observation_t *o = (const lf_observation_t *)m;
-    if (empty(o->goal_id))
-      return "goal_id";
-    if (empty(o->action_id))
-      return "action_id";
+    ID("goal_id", o->goal_id, 1);
+    ID("action_id", o->action_id, 1);
   } else if (d == &lamfleet__v1__goal_result__descriptor) {
-    if (empty(((const lf_result_t *)m)->goal_id))
-      return "goal_id";
+    ID("goal_id", ((const lf_result_t *)m)->goal_id, 1);
   } else if (d == &lamfleet__v1__approval_decision__descriptor) {
     const lf_approval_decision_t *a = (const lf_approval_decision_t *)m;
-    if (empty(a->action_id))
-      return "action_id";
-    if (empty(a->goal_id))
-      return "goal_id";
+    ID("action_id", a->action_id, 1);
+    ID("goal_id", a->goal_id, 1);
+    ID("approver", a->approver, 0);
   }
   return NULL;
 }
@@ -133,9 +204,15 @@ ProtobufCMessage *lf_proto_decode(const ProtobufCMessageDescriptor *desc,
              desc->name, len);
     return NULL;
   }
-  const char *field = missing_field(m);
-  if (field) {
-    snprintf(errstr, errstr_size, "%s record has no %s", desc->name, field);
+  char where[256], why[256];
+  if (bad_utf8(m, where, sizeof(where))) {
+    snprintf(errstr, errstr_size, "%s record has invalid UTF-8 in %s",
+             desc->name, where);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return NULL;
+  }
+  if (bad_fields(m, why, sizeof(why))) {
+    snprintf(errstr, errstr_size, "%s record %s", desc->name, why);
     protobuf_c_message_free_unpacked(m, NULL);
     return NULL;
   }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "kafka.h"
+#include "lf_text.h"
 #include "support.h"
 #include "util.h"
 
@@ -204,12 +206,184 @@ START_TEST(limits_reject_in_the_worker_and_guard_check) {
 }
 END_TEST
 
+#define FLEET                                                                  \
+  ((1u << LF_KIND_PLANNER) | (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR))
+
+static int match_key(const lf_test_record_t *r, void *key) {
+  return r->key && !strcmp(r->key, key);
+}
+
+/* A goal packed as any producer could write it (protobuf-c checks no
+ * UTF-8 when packing). */
+static void produce_goal(lf_test_env_t *env, const char *key, const char *id,
+                         const char *tenant, const char *text) {
+  lf_goal_t g = LF_GOAL_INIT;
+  g.goal_id = (char *)id;
+  g.tenant = (char *)tenant;
+  g.text = (char *)text;
+  g.created_at_ms = lf_now_ms();
+  lf_test_produce(env, LF_TOPIC_GOALS, key, &g.base);
+}
+
+static const lf_dead_letter_t *dead_letter_with(const lf_test_records_t *r,
+                                                const char *text) {
+  for (size_t i = 0; i < r->n; i++) {
+    const lf_dead_letter_t *d = (const lf_dead_letter_t *)r->v[i].pb;
+    if (d && strstr(d->error, text))
+      return d;
+  }
+  return NULL;
+}
+
+static lf_result_t *result_of(lf_test_env_t *env, const char *goal_id,
+                              lf_test_records_t *keep) {
+  *keep = lf_test_read(env, LF_TOPIC_RESULTS, 1, 30000, lf_test_match_goal,
+                       (void *)goal_id);
+  ck_assert_msg(keep->n == 1 && keep->v[0].pb, "goal %s: %zu results", goal_id,
+                keep->n);
+  return (lf_result_t *)keep->v[0].pb;
+}
+
+/* Produces a goal through a producer of its own that sends records up to
+ * what the brokers take (the stack's workers are set to send less). */
+static void produce_big_goal(lf_test_env_t *env, const char *key,
+                             const char *id, size_t text_len) {
+  char why[512];
+  lf_conf_t *conf = lf_test_conf();
+  ck_assert_int_eq(
+      lf_conf_set(conf, "kafka.bootstrap.servers",
+                  lf_conf_get(env->conf, "kafka.bootstrap.servers"), why,
+                  sizeof(why)),
+      LF_OK);
+  rd_kafka_t *p = lf_kafka_producer_new(conf, "big", NULL, why, sizeof(why));
+  ck_assert_msg(p != NULL, "%s", why);
+  char *text = malloc(text_len + 1);
+  ck_assert_ptr_nonnull(text);
+  memcpy(text, "greet ", 6);
+  memset(text + 6, 'x', text_len - 6);
+  text[text_len] = '\0';
+  lf_goal_t g = LF_GOAL_INIT;
+  g.goal_id = (char *)id;
+  g.tenant = "acme";
+  g.text = text;
+  size_t len;
+  uint8_t *buf = lf_proto_encode(&g.base, &len);
+  ck_assert_ptr_nonnull(buf);
+  char topic[256];
+  lf_kafka_topic_name(env->conf, LF_TOPIC_GOALS, topic, sizeof(topic));
+  ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_KEY(key, strlen(key)),
+                                     RD_KAFKA_V_VALUE(buf, len),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_END),
+                   RD_KAFKA_RESP_ERR_NO_ERROR);
+  ck_assert_int_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  free(buf);
+  free(text);
+  rd_kafka_destroy(p);
+  lf_conf_destroy(conf);
+}
+
+/* Poison goals, all on one key (so one partition, in order) ahead of a
+ * good one: each goes to the dead-letter topic saying why, the good one
+ * behind them completes. */
+START_TEST(poison_goals_go_to_the_dlq_and_the_rest_go_on) {
+  lf_test_env_t env;
+  /* the workers send records of at most 300 kB */
+  const char *const settings[] = {"kafka.message.max.bytes=300000", NULL};
+  lf_test_env_start_with(&env, FLEET, settings);
+  const char *key = "poison-key";
+  produce_goal(&env, key, "p-utf8-text", "acme", "greet \xff\xfe world");
+  produce_goal(&env, key, "p-utf8-tenant", "ac\xc3me", "greet world");
+  produce_goal(&env, key, "p-id\r\nX-Injected: 1", "acme", "greet world");
+  produce_goal(&env, key, "p-tenant-ctl", "acme\x1b[31m", "greet world");
+  char long_id[400];
+  memset(long_id, 'i', sizeof(long_id) - 1);
+  long_id[sizeof(long_id) - 1] = '\0';
+  produce_goal(&env, key, long_id, "acme", "greet world");
+  /* 600 kB: the goal came in, the action it leads to cannot go out, and
+   * its dead letter must fit as well */
+  size_t big_len = 600000;
+  produce_big_goal(&env, key, "p-big", big_len);
+  produce_goal(&env, key, "p-good", "acme", "greet world");
+
+  lf_test_records_t res;
+  lf_result_t *r = result_of(&env, "p-good", &res);
+  ck_assert_int_eq(r->status, LF_RESULT_COMPLETED);
+  lf_test_records_free(&res);
+  lf_test_records_t dlq =
+      lf_test_read(&env, LF_TOPIC_DLQ, 6, 30000, match_key, (void *)key);
+  ck_assert_msg(dlq.n == 6, "%zu dead letters", dlq.n);
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "invalid UTF-8 in text"));
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "invalid UTF-8 in tenant"));
+  ck_assert_ptr_nonnull(
+      dead_letter_with(&dlq, "has a control character in goal_id"));
+  ck_assert_ptr_nonnull(
+      dead_letter_with(&dlq, "has a control character in tenant"));
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "has a goal_id of 399 bytes"));
+  const lf_dead_letter_t *d =
+      dead_letter_with(&dlq, "larger than the brokers accept");
+  ck_assert_ptr_nonnull(d);
+  /* the dead letter of a record too large fits: the original cut, with
+   * its size and hash */
+  ck_assert_uint_gt(d->original_size, big_len);
+  ck_assert_uint_lt(d->original.len, 300000);
+  ck_assert(d->original_truncated);
+  ck_assert_uint_eq(strlen(d->original_sha256), 64);
+  for (size_t i = 0; i < dlq.n; i++) { /* every reason is printable UTF-8 */
+    const lf_dead_letter_t *e = (const lf_dead_letter_t *)dlq.v[i].pb;
+    ck_assert_msg(!lf_text_has_control(e->error, strlen(e->error)), "%s",
+                  e->error);
+  }
+  lf_test_records_free(&dlq);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+/* A forged observation and a forged decision with bytes that are not
+ * UTF-8: dead-lettered as such, and the records behind them, on the same
+ * partitions, are handled (the goal of the same id completes). */
+START_TEST(poison_observations_and_decisions_go_to_the_dlq) {
+  lf_test_env_t env;
+  lf_test_env_start(&env, FLEET);
+  lf_observation_t o = LF_OBSERVATION_INIT;
+  o.goal_id = "p-obs";
+  o.action_id = "p-obs:0";
+  o.status = LF_OBS_FAILED;
+  o.error = "broken \xc3\x28 text";
+  lf_test_produce(&env, LF_TOPIC_OBSERVATIONS, "p-obs", &o.base);
+  lf_approval_decision_t d = LF_APPROVAL_DECISION_INIT;
+  d.goal_id = "p-dec";
+  d.action_id = "p-dec:0";
+  d.approved = 1;
+  d.approver = "mallory";
+  d.note = "ok \xed\xa0\x80"; /* a surrogate, not UTF-8 */
+  lf_test_produce(&env, LF_TOPIC_APPROVALS_DECISIONS, "p-dec", &d.base);
+  produce_goal(&env, "p-obs", "p-obs", "acme", "greet world");
+  lf_test_records_t res;
+  lf_result_t *r = result_of(&env, "p-obs", &res);
+  ck_assert_int_eq(r->status, LF_RESULT_COMPLETED);
+  lf_test_records_free(&res);
+  lf_test_records_t dlq =
+      lf_test_read(&env, LF_TOPIC_DLQ, 2, 30000, NULL, NULL);
+  ck_assert_uint_eq(dlq.n, 2);
+  ck_assert_ptr_nonnull(
+      dead_letter_with(&dlq, "Observation record has invalid UTF-8 in error"));
+  ck_assert_ptr_nonnull(dead_letter_with(
+      &dlq, "ApprovalDecision record has invalid UTF-8 in note"));
+  lf_test_records_free(&dlq);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("adversarial");
   TCase *tc = tcase_create("adversarial");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, limits_hit_while_deciding_reject);
   tcase_add_test(tc, limits_reject_in_the_worker_and_guard_check);
+  tcase_add_test(tc, poison_goals_go_to_the_dlq_and_the_rest_go_on);
+  tcase_add_test(tc, poison_observations_and_decisions_go_to_the_dlq);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

@@ -656,6 +656,61 @@ START_TEST(actions_in_flight_are_capped) {
 }
 END_TEST
 
+/* What a server sends back is its business, but it must not stop the
+ * fleet: a body larger than a record is cut so that the observation fits
+ * (status and headers kept, "truncated"), bytes that are not UTF-8 are
+ * replaced, and an error quoting a body stays printable. */
+START_TEST(responses_are_observed_within_a_record) {
+  http_fixture_t h;
+  lf_test_records_t r;
+  approval_t p;
+  http_start(&h, EXECUTOR, NULL);
+  size_t big = 1040000; /* under max_response_bytes (1 MiB), over a record */
+  char *body = malloc(big + 3);
+  ck_assert_ptr_nonnull(body);
+  body[0] = '"';
+  memset(body + 1, 'b', big);
+  body[big + 1] = '"';
+  body[big + 2] = '\0';
+  lf_llm_server_push(h.srv, 201, body, 0, NULL);
+  free(body);
+  send_approved(&h, &p, "x-big", "pay_invoice", "{\"invoice_id\":\"INV-1\"}");
+  lf_observation_t *o = observation(&h.env, "x-big", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  json_t *res = json_loads(o->result_json, 0, NULL);
+  ck_assert_ptr_nonnull(res);
+  ck_assert_int_eq(json_integer_value(json_object_get(res, "status")), 201);
+  ck_assert(json_is_true(json_object_get(res, "truncated")));
+  size_t kept = json_string_length(json_object_get(res, "body"));
+  ck_assert_msg(kept > 900000 && kept < big, "%zu bytes kept", kept);
+  json_decref(res);
+  lf_test_records_free(&r);
+
+  lf_llm_server_push(h.srv, 201, "ok \xff\xfe done", 0, NULL);
+  send_approved(&h, &p, "x-bytes", "pay_invoice", "{\"invoice_id\":\"INV-2\"}");
+  o = observation(&h.env, "x-bytes", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  res = json_loads(o->result_json, 0, NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(res, "body")),
+                   "ok \xef\xbf\xbd\xef\xbf\xbd done");
+  json_decref(res);
+  lf_test_records_free(&r);
+
+  lf_llm_server_push(h.srv, 400, "bad \xff\r\nX-Evil: 1", 0, NULL);
+  send_approved(&h, &p, "x-bad", "pay_invoice", "{\"invoice_id\":\"INV-3\"}");
+  o = observation(&h.env, "x-bad", 1, &r);
+  ck_assert_int_eq(o->status, LF_OBS_FAILED);
+  ck_assert_msg(strstr(o->error, "HTTP 400: bad \\xFF\\r\\nX-Evil: 1"), "%s",
+                o->error);
+  lf_test_records_free(&r);
+  lf_test_records_t dlq =
+      lf_test_read(&h.env, LF_TOPIC_DLQ, 1, 500, NULL, NULL);
+  ck_assert_uint_eq(dlq.n, 0);
+  lf_test_records_free(&dlq);
+  http_stop(&h);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("executor");
   TCase *tc = tcase_create("executor");
@@ -668,6 +723,7 @@ int main(void) {
   tcase_add_test(tc, a_slow_action_keeps_its_lease);
   tcase_add_test(tc, actions_in_flight_are_capped);
   tcase_add_test(tc, sigterm_drains_calls_in_flight);
+  tcase_add_test(tc, responses_are_observed_within_a_record);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
