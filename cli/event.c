@@ -1,6 +1,7 @@
 /* A fleet record on one line, for people (`goal show`, `tail`, `demo`) or
  * for scripts (--json). */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,10 +47,39 @@ int lf_events_add(lf_events_t *es, lf_event_t *ev) {
   return 0;
 }
 
+/* The step a record belongs to: a goal comes before its steps, its result
+ * after them. */
+static int64_t step_of(const lf_event_t *e) {
+  if (!e->pb)
+    return 0;
+  switch (e->topic) {
+  case LF_TOPIC_GOALS:
+    return -1;
+  case LF_TOPIC_PROPOSED:
+    return ((const lf_action_t *)e->pb)->step;
+  case LF_TOPIC_APPROVED:
+  case LF_TOPIC_APPROVALS_PENDING: {
+    const lf_verdict_t *v = (const lf_verdict_t *)e->pb;
+    return v->action ? v->action->step : 0;
+  }
+  case LF_TOPIC_OBSERVATIONS:
+    return ((const lf_observation_t *)e->pb)->step;
+  case LF_TOPIC_RESULTS:
+    return INT64_MAX;
+  default:
+    return 0;
+  }
+}
+
+/* At the same millisecond (common on loopback), step 1's observation
+ * still comes before step 2's proposal. */
 static int by_time(const void *a, const void *b) {
   const lf_event_t *x = a, *y = b;
   if (x->ts_ms != y->ts_ms)
     return x->ts_ms < y->ts_ms ? -1 : 1;
+  int64_t sx = step_of(x), sy = step_of(y);
+  if (sx != sy)
+    return sx < sy ? -1 : 1;
   return (int)x->topic - (int)y->topic;
 }
 

@@ -88,11 +88,13 @@ lf_err_t lf_run_claim(lf_redis_t *r, lf_run_t *runs, size_t n,
   lf_err_t err = LF_OK;
   for (size_t i = 0; i < n && !err; i++)
     if (runs[i].key)
-      err = lf_redis_append_script(r, claim_script, errstr, errstr_size,
-                                   "2 %sobs:%s:%s %srun:%s:%s %s %lld %lld", p,
-                                   runs[i].tenant, runs[i].key, p,
-                                   runs[i].tenant, runs[i].key, owner,
-                                   (long long)now_ms, (long long)lease_ms);
+      err = lf_redis_append_script(
+          r, claim_script, errstr, errstr_size,
+          "2 %sobs:%d:%s:%s %srun:%d:%s:%s %s %lld "
+          "%lld",
+          p, (int)strlen(runs[i].tenant), runs[i].tenant, runs[i].key, p,
+          (int)strlen(runs[i].tenant), runs[i].tenant, runs[i].key, owner,
+          (long long)now_ms, (long long)lease_ms);
   for (size_t i = 0; i < n && !err; i++) {
     redisReply *rep;
     if (!runs[i].key || (err = lf_redis_reply(r, &rep, errstr, errstr_size)))
@@ -145,11 +147,12 @@ lf_err_t lf_run_finish(lf_redis_t *r, lf_run_t *runs, size_t n, int64_t ttl_s,
     if (!finishable(&runs[i]))
       continue;
     snprintf(fence, sizeof(fence), "%lld", (long long)runs[i].fence);
-    err = lf_redis_append_script(r, finish_script, errstr, errstr_size,
-                                 "2 %sobs:%s:%s %srun:%s:%s %s %b %lld", p,
-                                 runs[i].tenant, runs[i].key, p, runs[i].tenant,
-                                 runs[i].key, fence, runs[i].obs,
-                                 runs[i].obs_len, (long long)ttl_s);
+    err = lf_redis_append_script(
+        r, finish_script, errstr, errstr_size,
+        "2 %sobs:%d:%s:%s %srun:%d:%s:%s %s %b %lld", p,
+        (int)strlen(runs[i].tenant), runs[i].tenant, runs[i].key, p,
+        (int)strlen(runs[i].tenant), runs[i].tenant, runs[i].key, fence,
+        runs[i].obs, runs[i].obs_len, (long long)ttl_s);
   }
   if (err) {
     lf_redis_discard(r);
@@ -164,10 +167,11 @@ lf_err_t lf_run_renew(lf_redis_t *r, lf_run_t *runs, size_t n,
   const char *p = lf_redis_prefix(r);
   lf_err_t err = LF_OK;
   for (size_t i = 0; i < n && !err; i++)
-    err = lf_redis_append_script(
-        r, renew_script, errstr, errstr_size, "1 %srun:%s:%s %s %lld %lld %lld",
-        p, runs[i].tenant, runs[i].key, owner, (long long)runs[i].fence,
-        (long long)now_ms, (long long)lease_ms);
+    err = lf_redis_append_script(r, renew_script, errstr, errstr_size,
+                                 "1 %srun:%d:%s:%s %s %lld %lld %lld", p,
+                                 (int)strlen(runs[i].tenant), runs[i].tenant,
+                                 runs[i].key, owner, (long long)runs[i].fence,
+                                 (long long)now_ms, (long long)lease_ms);
   if (err) {
     lf_redis_discard(r);
     return err;

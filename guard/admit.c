@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lf_text.h"
+
 /* Per action: KEYS idempotency, rate, budget; ARGV action id, reservation
  * ttl ms, rate count (0: none), rate window ms, amount, budget limit ("":
  * none), budget window ms, commit (1/0), enforce (1/0). A batch's actions
@@ -47,32 +49,45 @@ static const char script[] =
 
 #define KEYS 3
 #define ARGS 9
-#define SLOT 400
+/* Room for a key: a prefix, two identifiers (LF_ID_MAX each) and their
+ * lengths. A key that would not fit is refused, never truncated. */
+#define SLOT 1100
+#define VSLOT (LF_ID_MAX + 40) /* an action id, or a number */
 
 /* Fixed windows: the window's index is part of the key, so a window's
  * counter disappears with its TTL and the next starts from zero. */
-static void fill(const char *p, const lf_admit_t *a, char (*k)[SLOT],
-                 char (*v)[SLOT]) {
+static int fill(const char *p, const lf_admit_t *a, char (*k)[SLOT],
+                char (*v)[VSLOT]) {
   const lf_catalog_action_t *d = a->def;
   long long rw = d->rate_count ? a->now_ms / d->rate_window_ms : 0;
   long long bw = d->budget_arg ? a->now_ms / d->budget_window_ms : 0;
-  snprintf(k[0], SLOT, "%sidem:%s:%s", p, a->tenant, a->key);
-  snprintf(k[1], SLOT, "%srate:%s:%s:%lld", p, a->tenant, d->name, rw);
-  snprintf(k[2], SLOT, "%sbudget:%s:%s:%lld", p, a->tenant, d->name, bw);
-  snprintf(v[0], SLOT, "%s", a->action_id);
-  snprintf(v[1], SLOT, "%lld", (long long)a->ttl_ms);
-  snprintf(v[2], SLOT, "%lld", (long long)d->rate_count);
-  snprintf(v[3], SLOT, "%lld",
+  /* Each variable part after its length: tenant "a:b" and key "c" can
+   * never share a key with tenant "a" and key "b:c". */
+  int len[3];
+  len[0] = snprintf(k[0], SLOT, "%sidem:%zu:%s:%s", p, strlen(a->tenant),
+                    a->tenant, a->key);
+  len[1] = snprintf(k[1], SLOT, "%srate:%zu:%s:%zu:%s:%lld", p,
+                    strlen(a->tenant), a->tenant, strlen(d->name), d->name, rw);
+  len[2] = snprintf(k[2], SLOT, "%sbudget:%zu:%s:%zu:%s:%lld", p,
+                    strlen(a->tenant), a->tenant, strlen(d->name), d->name, bw);
+  if (len[0] >= SLOT || len[1] >= SLOT || len[2] >= SLOT ||
+      strlen(a->action_id) >= VSLOT)
+    return -1;
+  snprintf(v[0], VSLOT, "%s", a->action_id);
+  snprintf(v[1], VSLOT, "%lld", (long long)a->ttl_ms);
+  snprintf(v[2], VSLOT, "%lld", (long long)d->rate_count);
+  snprintf(v[3], VSLOT, "%lld",
            (long long)(d->rate_count ? d->rate_window_ms : 1));
-  snprintf(v[4], SLOT, "%.17g", d->budget_arg ? a->amount : 0.0);
+  snprintf(v[4], VSLOT, "%.17g", d->budget_arg ? a->amount : 0.0);
   if (d->budget_arg)
-    snprintf(v[5], SLOT, "%.17g", d->budget_limit);
+    snprintf(v[5], VSLOT, "%.17g", d->budget_limit);
   else
     v[5][0] = '\0';
-  snprintf(v[6], SLOT, "%lld",
+  snprintf(v[6], VSLOT, "%lld",
            (long long)(d->budget_arg ? d->budget_window_ms : 1));
-  snprintf(v[7], SLOT, "%d", a->commit);
-  snprintf(v[8], SLOT, "%d", a->enforce);
+  snprintf(v[7], VSLOT, "%d", a->commit);
+  snprintf(v[8], VSLOT, "%d", a->enforce);
+  return 0;
 }
 
 lf_err_t lf_limits_append(lf_redis_t *r, const lf_admit_t *a, size_t n,
@@ -81,7 +96,7 @@ lf_err_t lf_limits_append(lf_redis_t *r, const lf_admit_t *a, size_t n,
   const char **argv = calloc(argc, sizeof(*argv));
   size_t *lens = calloc(argc, sizeof(*lens));
   char(*keys)[SLOT] = calloc(n * KEYS + 1, SLOT);
-  char(*vals)[SLOT] = calloc(n * ARGS + 1, SLOT);
+  char(*vals)[VSLOT] = calloc(n * ARGS + 1, VSLOT);
   char nkeys[24];
   lf_err_t err = LF_OK;
   if (!argv || !lens || !keys || !vals) {
@@ -92,7 +107,13 @@ lf_err_t lf_limits_append(lf_redis_t *r, const lf_admit_t *a, size_t n,
   snprintf(nkeys, sizeof(nkeys), "%zu", n * KEYS);
   argv[0] = nkeys;
   for (size_t i = 0; i < n; i++) {
-    fill(lf_redis_prefix(r), &a[i], keys + i * KEYS, vals + i * ARGS);
+    if (fill(lf_redis_prefix(r), &a[i], keys + i * KEYS, vals + i * ARGS)) {
+      snprintf(errstr, errstr_size,
+               "action %s: its Redis keys would be longer than %d bytes",
+               a[i].action_id, SLOT - 1);
+      err = LF_ERR_RECORD;
+      goto done;
+    }
     for (size_t k = 0; k < KEYS; k++)
       argv[1 + i * KEYS + k] = keys[i * KEYS + k];
     for (size_t k = 0; k < ARGS; k++)

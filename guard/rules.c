@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "canon.h"
+#include "lf_text.h"
 #include "util.h"
 
 lf_err_t lf_guard_idempotency_key(const lf_action_t *a, const json_t *args,
@@ -121,8 +122,17 @@ lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
   e->well_formed = 1;
   if ((err = lf_guard_idempotency_key(a, e->args, e->key, sizeof(e->key))))
     return err;
-  if (e->def->budget_arg)
-    e->amount = json_number_value(json_object_get(e->args, e->def->budget_arg));
+  if (e->def->budget_arg && (e->amount = json_number_value(json_object_get(
+                                 e->args, e->def->budget_arg))) < 0) {
+    /* a negative amount would give budget back */
+    char at[LF_ID_MAX + 8];
+    lf_json_pointer(at, sizeof(at), "", e->def->budget_arg);
+    e->well_formed = 0;
+    return lf_reasons_add(reasons, "value_error", at,
+                          "%s: %.17g is negative; a budgeted amount must not "
+                          "be",
+                          at, e->amount);
+  }
   json_t *context = a->context_json && *a->context_json
                         ? json_loads(a->context_json, 0, NULL)
                         : NULL;

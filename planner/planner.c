@@ -233,6 +233,16 @@ static lf_err_t on_goal(planner_t *p, const lf_msg_t *m, lf_goal_slot_t *s,
                         char *errstr, size_t errstr_size) {
   const lf_goal_t *g = (const lf_goal_t *)m->pb;
   s->cause = m;
+  const char *had =
+      s->state ? json_string_value(json_object_get(s->state, "tenant")) : NULL;
+  if (s->state &&
+      strcmp(had ? had : "default", *g->tenant ? g->tenant : "default")) {
+    /* not a redelivery: another tenant's goal under the same id */
+    snprintf(errstr, errstr_size,
+             "goal id %s is taken by another tenant's goal; use another id",
+             s->goal_id);
+    return LF_ERR_RECORD;
+  }
   if (s->state) { /* redelivered: republish what it is waiting for */
     s->publish |= !strcmp(lf_goal_status(s->state), "running");
     return LF_OK;

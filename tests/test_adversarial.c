@@ -50,7 +50,11 @@ static char *fanout_catalog(void) {
            "{\"name\":\"hold\",\"inputSchema\":{\"type\":\"object\","
            "\"properties\":{\"memo\":{\"type\":\"string\"}}},"
            "\"x-lamfleet\":{\"approval\":\"args.memo matches '" EVIL_RE
-           "' or args.memo == 'x'\"}}]}");
+           "' or args.memo == 'x'\"}},"
+           "{\"name\":\"spend\",\"inputSchema\":{\"type\":\"object\","
+           "\"properties\":{\"amount\":{\"type\":\"number\"}},"
+           "\"required\":[\"amount\"]},\"x-lamfleet\":{\"budget\":"
+           "{\"argument\":\"amount\",\"limit\":100,\"window\":\"1d\"}}}]}");
   return buf;
 }
 
@@ -129,6 +133,12 @@ START_TEST(limits_hit_while_deciding_reject) {
   ck_assert_str_eq(v.codes, "limit_exceeded ");
   v = decide(cat, "hold", "{\"memo\":\"x\"}");
   ck_assert_int_eq(v.offline, LF_OFFLINE_HOLD);
+  /* a budgeted amount below zero would give budget back */
+  v = decide(cat, "spend", "{\"amount\":-500}");
+  ck_assert_int_eq(v.offline, LF_OFFLINE_REJECT);
+  ck_assert_str_eq(v.codes, "value_error /amount");
+  v = decide(cat, "spend", "{\"amount\":50}");
+  ck_assert_int_eq(v.offline, LF_OFFLINE_ADMIT);
   lf_catalog_destroy(cat);
   free(json);
 }
@@ -376,6 +386,91 @@ START_TEST(poison_observations_and_decisions_go_to_the_dlq) {
 }
 END_TEST
 
+static void propose_keyed(lf_test_env_t *env, const char *tenant,
+                          const char *goal_id, const char *key,
+                          const char *args) {
+  char action_id[300];
+  snprintf(action_id, sizeof(action_id), "%s:0", goal_id);
+  lf_action_t a = LF_ACTION_INIT;
+  a.action_id = action_id;
+  a.goal_id = (char *)goal_id;
+  a.tenant = (char *)tenant;
+  a.name = "echo";
+  a.arguments_json = (char *)args;
+  a.idempotency_key = (char *)key;
+  lf_test_produce(env, LF_TOPIC_PROPOSED, goal_id, &a.base);
+}
+
+static size_t count_keys(redisContext *c, const char *pattern) {
+  redisReply *r = redisCommand(c, "KEYS %s", pattern);
+  ck_assert_ptr_nonnull(r);
+  size_t n = r->elements;
+  freeReplyObject(r);
+  return n;
+}
+
+/* Tenants and keys that would run into each other if joined by ':' or
+ * truncated: each action is its own, approved and run once, under keys of
+ * its own. */
+START_TEST(tenants_never_share_keys) {
+  lf_test_env_t env;
+  lf_test_env_start(&env, (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR));
+  propose_keyed(&env, "acme", "t-1", "k:1", "{\"message\":\"one\"}");
+  propose_keyed(&env, "acme:k", "t-2", "1", "{\"message\":\"two\"}");
+  char tenant[251], k1[251], k2[251];
+  memset(tenant, 't', 250);
+  tenant[250] = '\0';
+  memset(k1, 'k', 250);
+  k1[250] = '\0';
+  memcpy(k2, k1, sizeof(k2));
+  k2[249] = 'K'; /* the two keys differ in their last byte only */
+  propose_keyed(&env, tenant, "t-3", k1, "{\"message\":\"three\"}");
+  propose_keyed(&env, tenant, "t-4", k2, "{\"message\":\"four\"}");
+  lf_test_records_t obs =
+      lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 4, 30000, NULL, NULL);
+  ck_assert_uint_eq(obs.n, 4);
+  for (size_t i = 0; i < obs.n; i++) {
+    const lf_observation_t *o = (const lf_observation_t *)obs.v[i].pb;
+    ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s: %s %s", o->goal_id,
+                  lf_proto_obs_status_name(o->status), o->error);
+  }
+  lf_test_records_free(&obs);
+  redisContext *c = lf_test_redis(&env);
+  ck_assert_uint_eq(count_keys(c, "lamfleet:idem:*"), 4);
+  ck_assert_uint_eq(count_keys(c, "lamfleet:obs:*"), 4);
+  redisFree(c);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
+/* A goal id another tenant already uses is refused, not taken for a
+ * redelivery of that tenant's goal. */
+START_TEST(a_goal_id_is_one_tenants) {
+  lf_test_env_t env;
+  lf_test_env_start(&env, FLEET);
+  produce_goal(&env, "g-shared", "g-shared", "acme", "greet world");
+  lf_test_records_t res;
+  lf_result_t *r = result_of(&env, "g-shared", &res);
+  ck_assert_int_eq(r->status, LF_RESULT_COMPLETED);
+  lf_test_records_free(&res);
+  produce_goal(&env, "g-shared", "g-shared", "globex", "greet world");
+  produce_goal(&env, "g-shared", "g-after", "globex", "greet world");
+  r = result_of(&env, "g-after", &res);
+  ck_assert_int_eq(r->status, LF_RESULT_COMPLETED);
+  lf_test_records_free(&res);
+  lf_test_records_t dlq =
+      lf_test_read(&env, LF_TOPIC_DLQ, 1, 30000, match_key, "g-shared");
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "taken by another tenant"));
+  lf_test_records_free(&dlq);
+  /* and globex was never told acme's result */
+  lf_test_records_t all = lf_test_read(&env, LF_TOPIC_RESULTS, 3, 1000,
+                                       lf_test_match_goal, "g-shared");
+  ck_assert_uint_eq(all.n, 1);
+  lf_test_records_free(&all);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("adversarial");
   TCase *tc = tcase_create("adversarial");
@@ -384,6 +479,8 @@ int main(void) {
   tcase_add_test(tc, limits_reject_in_the_worker_and_guard_check);
   tcase_add_test(tc, poison_goals_go_to_the_dlq_and_the_rest_go_on);
   tcase_add_test(tc, poison_observations_and_decisions_go_to_the_dlq);
+  tcase_add_test(tc, tenants_never_share_keys);
+  tcase_add_test(tc, a_goal_id_is_one_tenants);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

@@ -117,11 +117,11 @@ START_TEST(same_proposal_twice_runs_once) {
 
   /* Redis holds one reservation and one stored observation for the key */
   redisContext *c = lf_test_redis(&env);
-  redisReply *r = redisCommand(c, "KEYS lamfleet:obs:acme:*");
+  redisReply *r = redisCommand(c, "KEYS lamfleet:obs:4:acme:*");
   ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
   ck_assert_uint_eq(r->elements, 1);
   freeReplyObject(r);
-  r = redisCommand(c, "KEYS lamfleet:idem:acme:*");
+  r = redisCommand(c, "KEYS lamfleet:idem:4:acme:*");
   ck_assert_uint_eq(r->elements, 1);
   freeReplyObject(r);
   redisFree(c);

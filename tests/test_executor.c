@@ -593,7 +593,7 @@ START_TEST(runs_are_claimed_fenced_and_finished_once) {
   ck_assert(finish_as(r, &a, "even later")); /* still refused */
 
   redisContext *rc = lf_test_redis(&env);
-  redisReply *rep = redisCommand(rc, "EXISTS lamfleet:run:acme:k-1");
+  redisReply *rep = redisCommand(rc, "EXISTS lamfleet:run:4:acme:k-1");
   ck_assert_int_eq(rep->integer, 0); /* done: only the observation stays */
   freeReplyObject(rep);
   redisFree(rc);

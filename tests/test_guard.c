@@ -189,10 +189,10 @@ START_TEST(every_decision_code) {
   r = redisCommand(c, "ZSCORE lamfleet:approvals:due d-hold:0");
   ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
   freeReplyObject(r);
-  r = redisCommand(c, "KEYS lamfleet:budget:acme-hold:*");
+  r = redisCommand(c, "KEYS lamfleet:budget:9:acme-hold:*");
   ck_assert_uint_eq(r->elements, 0);
   freeReplyObject(r);
-  r = redisCommand(c, "KEYS lamfleet:budget:acme:pay_invoice:*");
+  r = redisCommand(c, "KEYS lamfleet:budget:4:acme:11:pay_invoice:*");
   ck_assert_uint_eq(r->elements, 1);
   redisReply *spent = redisCommand(c, "GET %s", r->element[0]->str);
   ck_assert_str_eq(spent->str, "4100");
@@ -359,7 +359,8 @@ START_TEST(approval_round_trip_through_the_cli) {
   ck_assert_int_eq(cli(&env, out, sizeof(out), "approvals approve a-no:0"), 1);
   ck_assert_msg(strstr(out, "no action a-no:0 waits"), "%s", out);
   redisContext *c = lf_test_redis(&env);
-  redisReply *r = redisCommand(c, "KEYS lamfleet:budget:acme:pay_invoice:*");
+  redisReply *r =
+      redisCommand(c, "KEYS lamfleet:budget:4:acme:11:pay_invoice:*");
   ck_assert_uint_eq(r->elements, 1);
   redisReply *spent = redisCommand(c, "GET %s", r->element[0]->str);
   ck_assert_str_eq(spent->str, "1500");
