@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "redis_url.h"
 #include "stack.h"
 #include "util.h"
 
@@ -113,7 +114,7 @@ static int run_goal(lf_follow_t *f, rd_kafka_t *p, const lf_conf_t *conf,
 }
 
 int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv) {
-  char errstr[1024], path[1024], tenant[32], id[LF_UUID_LEN + 1];
+  char errstr[1024], path[1024], tenant[32], id[LF_UUID_LEN + 1], url[600];
   json_error_t jerr;
   int rc = LF_EXIT_ERROR, ok = 0;
   size_t n = 0;
@@ -149,7 +150,8 @@ int lf_cmd_demo(lf_conf_t *conf, int argc, char **argv) {
     goto done;
   }
   printf("lamfleet demo: embedded stack on %s, redis %s, tenant %s\n",
-         lf_stack_bootstraps(s), lf_stack_redis_url(s), tenant);
+         lf_stack_bootstraps(s),
+         lf_redis_url_redact(lf_stack_redis_url(s), url, sizeof(url)), tenant);
   n = json_array_size(goals);
   if (!(ids = calloc(n + 1, sizeof(*ids)))) {
     fprintf(stderr, "lamfleet demo: out of memory\n");

@@ -1,10 +1,15 @@
 /* lamfleet dev: the embedded stack until Ctrl-C. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
+#include "redis_url.h"
 #include "stack.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -23,6 +28,75 @@ void lf_cli_trap_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
+/* A secret of this run into dir/name, readable by its user only: the
+ * banner names the file, never the secret (banners end up in terminals,
+ * CI logs and tickets). */
+static int write_private(char *dir, const char *name, const char *text,
+                         char *path, size_t size) {
+  if (!strcmp(dir + strlen(dir) - 6, "XXXXXX") && !mkdtemp(dir))
+    return -1;
+  snprintf(path, size, "%s/%s", dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
+           write(fd, "\n", 1) == 1;
+  if (fd >= 0 && close(fd))
+    ok = 0;
+  return ok ? 0 : -1;
+}
+
+/* The run's own signing key goes to a file for the workers that join; a
+ * key given to dev is named by its ids. */
+static void describe_keys(const lf_conf_t *conf, int generated, char *dir,
+                          char *out, size_t size) {
+  const char *spec = lf_conf_get(conf, "signing.keys");
+  char path[300];
+  if (*lf_conf_get(conf, "signing.keys.file")) {
+    snprintf(out, size, "signing.keys.file        %s",
+             lf_conf_get(conf, "signing.keys.file"));
+    return;
+  }
+  if (generated &&
+      !write_private(dir, "signing.keys", spec, path, sizeof(path))) {
+    snprintf(out, size,
+             "signing.keys.file        %s  (a key for this run only)", path);
+    return;
+  }
+  size_t n = (size_t)snprintf(out, size, "signing.keys             ids");
+  for (const char *p = spec; *p && n < size;) { /* ID:SECRET[,ID:SECRET] */
+    size_t id = strcspn(p, ":,");
+    n += (size_t)snprintf(out + n, size - n, " %.*s", (int)id, p);
+    p += strcspn(p, ",");
+    p += *p == ',';
+  }
+}
+
+/* The run's approver ("dev"): its private key in a file for `lamfleet
+ * approvals approve`, when the stack made it. */
+static void describe_approver(const lf_conf_t *conf, int generated, char *dir,
+                              char *out, size_t size) {
+  char path[300];
+  out[0] = '\0';
+  if (generated &&
+      !write_private(dir, "approver.key", lf_conf_get(conf, "approver.key"),
+                     path, sizeof(path)))
+    snprintf(
+        out, size,
+        "  approver.key.file        %s  (approver \"dev\", this run only)\n",
+        path);
+}
+
+static void remove_keys(char *dir) {
+  static const char *const files[] = {"signing.keys", "approver.key"};
+  char path[300];
+  if (!strcmp(dir + strlen(dir) - 6, "XXXXXX"))
+    return;
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
 int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
   char errstr[1024];
   if (argc > 1) {
@@ -30,17 +104,26 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
     return LF_EXIT_USAGE;
   }
   lf_cli_trap_signals();
+  int generated = !*lf_conf_get(conf, "signing.keys") &&
+                  !*lf_conf_get(conf, "signing.keys.file");
+  int own_approver =
+      !*lf_conf_get(conf, "approvers") && !*lf_conf_get(conf, "approvers.file");
   lf_stack_t *s = lf_stack_start(conf, 7, errstr, sizeof(errstr));
   if (!s) {
     fprintf(stderr, "lamfleet dev: %s\n", errstr);
     return LF_EXIT_ERROR;
   }
   const char *bs = lf_stack_bootstraps(s);
+  char keys[600], dir[] = "/tmp/lamfleet-dev-XXXXXX", url[600];
+  char approver[400];
+  describe_keys(conf, generated, dir, keys, sizeof(keys));
+  describe_approver(conf, own_approver, dir, approver, sizeof(approver));
   printf("lamfleet dev: embedded stack running (one planner, guard and "
          "executor)\n"
          "  kafka.bootstrap.servers  %s\n"
          "  redis.url                %s\n"
-         "  signing.keys             %s  (a key for this run only)\n"
+         "  %s\n"
+         "%s"
          "  topics                   %s{goals,actions.proposed,"
          "actions.approved,observations,results,dlq,approvals.pending,"
          "approvals.decisions}\n"
@@ -48,15 +131,13 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
          "  lamfleet -b %s goal submit \"greet world\" --wait\n"
          "  kcat -b %s -L\n"
          "Ctrl-C stops it.\n",
-         bs, lf_stack_redis_url(s),
-         *lf_conf_get(conf, "signing.keys.file")
-             ? lf_conf_get(conf, "signing.keys.file")
-             : lf_conf_get(conf, "signing.keys"),
-         lf_conf_get(conf, "topic.prefix"), bs, bs);
+         bs, lf_redis_url_redact(lf_stack_redis_url(s), url, sizeof(url)), keys,
+         approver, lf_conf_get(conf, "topic.prefix"), bs, bs);
   fflush(stdout);
   while (!stop_requested)
     lf_sleep_ms(100);
   fprintf(stderr, "lamfleet dev: stopping\n");
   lf_stack_stop(s);
+  remove_keys(dir);
   return LF_EXIT_OK;
 }

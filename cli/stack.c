@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approver.h"
 #include "executor.h"
 #include "guard.h"
 #include "health.h"
@@ -106,6 +107,21 @@ static lf_err_t start_servers(lf_stack_t *s, char *errstr, size_t errstr_size) {
     char spec[128];
     if (lf_keyring_random_spec(spec, sizeof(spec)) ||
         lf_conf_set(s->conf, "signing.keys", spec, errstr, errstr_size))
+      return LF_ERR_INVALID;
+  }
+  /* And one approver ("dev") whose key the embedded stack's users hold,
+   * so that `lamfleet approvals approve` works out of the box. */
+  if (!*lf_conf_get(s->conf, "approvers") &&
+      !*lf_conf_get(s->conf, "approvers.file")) {
+    char pub[256], priv[256];
+    lf_err_t err = lf_approver_keygen("dev", pub, sizeof(pub), priv,
+                                      sizeof(priv), errstr, errstr_size);
+    if (!err)
+      err = lf_conf_set(s->conf, "approvers", pub, errstr, errstr_size);
+    if (!err) /* the pair's other half, whatever key was set before */
+      err = lf_conf_set(s->conf, "approver.key", priv, errstr, errstr_size);
+    memset(priv, 0, sizeof(priv));
+    if (err)
       return LF_ERR_INVALID;
   }
   if (!lf_conf_is_set(s->conf, "redis.url")) {

@@ -46,6 +46,22 @@ static const struct known {
     {"approvals_refused", "lamfleet_approvals_refused_total", "",
      "Approvals the executor refused to run (forged, altered, expired, "
      "unknown action): security events."},
+    {"decisions_refused_no_approvers", "lamfleet_decisions_refused_total",
+     "reason=\"no_approvers\"",
+     "Human decisions the guard refused (unsigned, unknown approver, bad "
+     "signature, wrong digest, approver not allowed): security events."},
+    {"decisions_refused_decision_unsigned", "lamfleet_decisions_refused_total",
+     "reason=\"decision_unsigned\"", NULL},
+    {"decisions_refused_unknown_approver", "lamfleet_decisions_refused_total",
+     "reason=\"unknown_approver\"", NULL},
+    {"decisions_refused_bad_signature", "lamfleet_decisions_refused_total",
+     "reason=\"bad_signature\"", NULL},
+    {"decisions_refused_wrong_digest", "lamfleet_decisions_refused_total",
+     "reason=\"wrong_digest\"", NULL},
+    {"decisions_refused_approver_not_allowed",
+     "lamfleet_decisions_refused_total", "reason=\"approver_not_allowed\"",
+     NULL},
+    {"decisions_refused", NULL, NULL, NULL},
 };
 
 /* Gauges and histograms (by family) with a word for the reader. */

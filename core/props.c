@@ -55,7 +55,9 @@ const lf_prop_t lf_props[] = {
 
     /* Redis */
     {"redis.url", LF_PROP_STR, "redis://127.0.0.1:6379", 0, 0, NULL, 0,
-     "redis://[:password@]host:port[/db] or unix:///path/to/socket."},
+     "redis://[[user]:password@]host[:port][/db] (user and password "
+     "percent-encoded, an ACL user as AUTH user password; IPv6 hosts in "
+     "brackets) or unix:///path/to/socket. Shown with its password masked."},
     {"redis.password", LF_PROP_STR, "", 0, 0, NULL, 0,
      "AUTH password (overrides one in redis.url)."},
     {"redis.connect.timeout.ms", LF_PROP_INT, "2000", 1, 600000, NULL, 0,
@@ -170,6 +172,19 @@ const lf_prop_t lf_props[] = {
     {"signing.key.id", LF_PROP_STR, "", 0, 0, NULL, 0,
      "The key the guard signs with (default: the first loaded); the others "
      "are still accepted when verifying, for rotation."},
+    {"approvers", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Human approvers the guard accepts decisions from, as "
+     "NAME:PUBLIC-KEY-HEX[:GROUP,...][;...] (Ed25519; `lamfleet approvals "
+     "keygen NAME` makes a pair). Without any, every decision is refused."},
+    {"approvers.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "File of approvers, one NAME:PUBLIC-KEY-HEX[:GROUP,...] per line (# "
+     "comments)."},
+    {"approver.key", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "The approver's own private key, NAME:PRIVATE-KEY-HEX, with which "
+     "`lamfleet approvals approve|deny` signs. Prefer approver.key.file or "
+     "the LAMFLEET_APPROVER_KEY variable."},
+    {"approver.key.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "File holding the approver's private key (NAME:PRIVATE-KEY-HEX)."},
     {"guard.verdict.ttl.ms", LF_PROP_INT, "3600000", 1000, I64, NULL, 0,
      "How long an approval stays valid: an executor refuses an approved "
      "action after its expiry."},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redis_url.h"
 
 #define MAX_SCRIPTS 16
 
@@ -26,11 +27,7 @@ typedef struct loaded {
 
 struct lf_redis {
   redisContext *c;
-  char host[256];
-  int port;
-  char path[256]; /* unix socket, or "" for TCP */
-  char password[256];
-  int db;
+  lf_redis_url_t url; /* host or socket path, credentials, db */
   struct timeval connect_timeout, timeout;
   int pending; /* replies queued and not read */
   /* Replies of our own SCRIPT LOADs in a pipeline, by position among the
@@ -48,59 +45,6 @@ static struct timeval tv_ms(int64_t ms) {
   return tv;
 }
 
-static lf_err_t parse_url(lf_redis_t *r, const char *url, char *errstr,
-                          size_t errstr_size) {
-  if (!strncmp(url, "unix://", 7)) {
-    if (snprintf(r->path, sizeof(r->path), "%s", url + 7) >=
-            (int)sizeof(r->path) ||
-        !r->path[0])
-      goto bad;
-    snprintf(r->address, sizeof(r->address), "%s", r->path);
-    return LF_OK;
-  }
-  if (strncmp(url, "redis://", 8))
-    goto bad;
-  const char *p = url + 8, *at = strchr(p, '@');
-  if (at) {
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *pw = colon ? colon + 1 : p;
-    if ((size_t)(at - pw) >= sizeof(r->password))
-      goto bad;
-    memcpy(r->password, pw, (size_t)(at - pw));
-    r->password[at - pw] = '\0';
-    p = at + 1;
-  }
-  const char *end = p + strcspn(p, ":/");
-  if (end == p || (size_t)(end - p) >= sizeof(r->host))
-    goto bad;
-  memcpy(r->host, p, (size_t)(end - p));
-  r->host[end - p] = '\0';
-  r->port = 6379;
-  if (*end == ':') {
-    char *e;
-    long port = strtol(end + 1, &e, 10);
-    if (e == end + 1 || port <= 0 || port > 65535 || (*e && *e != '/'))
-      goto bad;
-    r->port = (int)port;
-    end = e;
-  }
-  if (*end == '/' && end[1]) {
-    char *e;
-    long db = strtol(end + 1, &e, 10);
-    if (*e || db < 0)
-      goto bad;
-    r->db = (int)db;
-  }
-  snprintf(r->address, sizeof(r->address), "%s:%d", r->host, r->port);
-  return LF_OK;
-bad:
-  snprintf(errstr, errstr_size,
-           "redis.url: \"%s\" is not redis://[:password@]host[:port][/db] "
-           "or unix:///path",
-           url);
-  return LF_ERR_INVALID;
-}
-
 lf_redis_t *lf_redis_new(const lf_conf_t *conf, char *errstr,
                          size_t errstr_size) {
   lf_redis_t *r = calloc(1, sizeof(*r));
@@ -108,13 +52,32 @@ lf_redis_t *lf_redis_new(const lf_conf_t *conf, char *errstr,
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
   }
-  if (parse_url(r, lf_conf_get(conf, "redis.url"), errstr, errstr_size)) {
+  if (lf_redis_url_parse(lf_conf_get(conf, "redis.url"), &r->url, errstr,
+                         errstr_size)) {
     free(r);
     return NULL;
   }
+  if (r->url.tls) {
+    snprintf(errstr, errstr_size,
+             "redis.url: rediss:// (TLS) is not supported yet: this build's "
+             "hiredis (0.14) has no TLS");
+    lf_redis_destroy(r);
+    return NULL;
+  }
   const char *pw = lf_conf_get(conf, "redis.password");
-  if (*pw)
-    snprintf(r->password, sizeof(r->password), "%s", pw);
+  if (*pw && (size_t)snprintf(r->url.password, sizeof(r->url.password), "%s",
+                              pw) >= sizeof(r->url.password)) {
+    snprintf(errstr, errstr_size, "redis.password: longer than %zu bytes",
+             sizeof(r->url.password) - 1);
+    lf_redis_destroy(r);
+    return NULL;
+  }
+  if (r->url.path[0])
+    snprintf(r->address, sizeof(r->address), "%s", r->url.path);
+  else
+    snprintf(r->address, sizeof(r->address),
+             strchr(r->url.host, ':') ? "[%s]:%d" : "%s:%d", r->url.host,
+             r->url.port);
   snprintf(r->prefix, sizeof(r->prefix), "%s",
            lf_conf_get(conf, "redis.key.prefix"));
   r->connect_timeout = tv_ms(lf_conf_get_int(conf, "redis.connect.timeout.ms"));
@@ -136,6 +99,7 @@ void lf_redis_destroy(lf_redis_t *r) {
   if (!r)
     return;
   redisFree(r->c); /* closing is not an error */
+  lf_redis_url_wipe(&r->url);
   free(r);
 }
 
@@ -167,9 +131,10 @@ static lf_err_t setup_cmd(lf_redis_t *r, char *errstr, size_t errstr_size,
 lf_err_t lf_redis_connect(lf_redis_t *r, char *errstr, size_t errstr_size) {
   if (r->c)
     return LF_OK;
-  r->c = r->path[0]
-             ? redisConnectUnixWithTimeout(r->path, r->connect_timeout)
-             : redisConnectWithTimeout(r->host, r->port, r->connect_timeout);
+  r->c = r->url.path[0]
+             ? redisConnectUnixWithTimeout(r->url.path, r->connect_timeout)
+             : redisConnectWithTimeout(r->url.host, r->url.port,
+                                       r->connect_timeout);
   if (!r->c || r->c->err) {
     snprintf(errstr, errstr_size, "redis %s: %s", r->address,
              r->c ? r->c->errstr : "out of memory");
@@ -181,12 +146,16 @@ lf_err_t lf_redis_connect(lf_redis_t *r, char *errstr, size_t errstr_size) {
     snprintf(errstr, errstr_size, "redis %s: cannot set timeout", r->address);
     err = LF_ERR_REDIS_CONN;
   }
-  if (!err && r->password[0])
-    err = setup_cmd(r, errstr, errstr_size, "AUTH",
-                    redisCommand(r->c, "AUTH %s", r->password));
-  if (!err && r->db)
+  /* AUTH user password for an ACL user (Redis 6), AUTH password else */
+  if (!err && r->url.password[0])
+    err = setup_cmd(
+        r, errstr, errstr_size, "AUTH",
+        r->url.user[0]
+            ? redisCommand(r->c, "AUTH %s %s", r->url.user, r->url.password)
+            : redisCommand(r->c, "AUTH %s", r->url.password));
+  if (!err && r->url.db)
     err = setup_cmd(r, errstr, errstr_size, "SELECT",
-                    redisCommand(r->c, "SELECT %d", r->db));
+                    redisCommand(r->c, "SELECT %d", r->url.db));
   if (err)
     drop(r);
   return err;

@@ -160,8 +160,17 @@ static char *canonical_bytes(const lf_verdict_t *v, const json_t *parsed,
   json_decref(args);
   if (!canon)
     return NULL;
-  char expiry[24];
+  char expiry[24], *by = NULL;
   snprintf(expiry, sizeof(expiry), "%lld", (long long)v->expires_at_ms);
+  size_t bylen = 1;
+  for (size_t i = 0; i < v->n_approved_by; i++)
+    bylen += strlen(v->approved_by[i]) + 1;
+  if (!(by = calloc(1, bylen))) {
+    free(canon);
+    return NULL;
+  }
+  for (size_t i = 0; i < v->n_approved_by; i++) /* names hold no ',' */
+    strcat(strcat(by, i ? "," : ""), v->approved_by[i]);
   const char *fields[] = {"lamfleet.v1.approval",
                           a->action_id,
                           a->goal_id,
@@ -170,18 +179,36 @@ static char *canonical_bytes(const lf_verdict_t *v, const json_t *parsed,
                           canon,
                           v->idempotency_key,
                           v->catalog_version,
-                          expiry};
+                          expiry,
+                          by};
+  char *buf = lf_sign_fields(fields, sizeof(fields) / sizeof(fields[0]), lenp);
+  free(canon);
+  free(by);
+  return buf;
+}
+
+char *lf_sign_fields(const char *const *fields, size_t n, size_t *lenp) {
   size_t cap = 64;
-  for (size_t i = 0; i < 9; i++)
+  for (size_t i = 0; i < n; i++)
     cap += strlen(fields[i]) + 24;
   char *buf = malloc(cap);
-  size_t n = 0;
-  for (size_t i = 0; buf && i < 9; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%zu:%s\n", strlen(fields[i]),
-                          fields[i]);
-  free(canon);
-  *lenp = n;
+  size_t len = 0;
+  for (size_t i = 0; buf && i < n; i++)
+    len += (size_t)snprintf(buf + len, cap - len, "%zu:%s\n", strlen(fields[i]),
+                            fields[i]);
+  *lenp = len;
   return buf;
+}
+
+lf_err_t lf_verdict_digest(const lf_verdict_t *v,
+                           char out[LF_SHA256_HEX_LEN + 1]) {
+  size_t len = 0;
+  char *bytes = canonical_bytes(v, NULL, &len);
+  if (!bytes)
+    return LF_ERR_NOMEM;
+  lf_sha256_hex(bytes, len, out);
+  free(bytes);
+  return LF_OK;
 }
 
 static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "lf_proto.h"
+#include "util.h"
 
 #define LF_SIGNATURE_LEN 32
 
@@ -38,5 +39,16 @@ lf_err_t lf_verdict_verify(const lf_keyring_t *k, const lf_verdict_t *v,
 
 /* A new random key "dev-XXXXXXXX:<64 hex>" for an embedded stack. */
 lf_err_t lf_keyring_random_spec(char *out, size_t size);
+
+/* Length-prefixed fields ("LEN:TEXT\n" each): no field's content can
+ * imitate a boundary. The bytes every signature here is made over
+ * (malloc'ed; NULL when out of memory). */
+char *lf_sign_fields(const char *const *fields, size_t n, size_t *lenp);
+
+/* SHA-256 (hex) of the verdict's signed bytes: the digest a human's
+ * decision is bound to. LF_ERR_NOMEM, or LF_ERR_INVALID for arguments
+ * that are not JSON. */
+lf_err_t lf_verdict_digest(const lf_verdict_t *v,
+                           char out[LF_SHA256_HEX_LEN + 1]);
 
 #endif

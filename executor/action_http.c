@@ -140,12 +140,31 @@ static int fail(job_t *j, const char *fmt, const char *what) {
   return -1;
 }
 
+/* A header line "name: value", refused (never sent, never cut) when the
+ * value could split the request (CR, LF or any control character), the
+ * name is not an HTTP token, or the line does not fit. */
+static const char *header_line(char *line, size_t size, const char *name,
+                               const char *value) {
+  static const char token[] = "!#$%&'*+-.^_`|~0123456789"
+                              "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  if (!*name || name[strspn(name, token)])
+    return "its name is not an HTTP token";
+  if (lf_text_has_control(value, strlen(value)))
+    return "its value holds a control character (CR, LF, ...)";
+  if ((size_t)snprintf(line, size, "%s: %s", name, value) >= size)
+    return "it is too long";
+  return NULL;
+}
+
 static int add_headers(job_t *j) {
   const lf_http_binding_t *b = j->call->binding;
-  char line[1024], why[256];
-  const char *name;
+  char line[8192], why[256];
+  const char *name, *bad;
   const json_t *v;
-  snprintf(line, sizeof(line), "Idempotency-Key: %s", j->call->idempotency_key);
+  if ((bad = header_line(line, sizeof(line), "Idempotency-Key",
+                         j->call->idempotency_key)))
+    return fail(j, "refused: the Idempotency-Key header: %s", bad);
   if (!(j->headers = curl_slist_append(NULL, line)) ||
       !curl_slist_append(j->headers, "Content-Type: application/json"))
     return fail(j, "%s", "out of memory");
@@ -159,9 +178,16 @@ static int add_headers(job_t *j) {
                json_is_string(v) ? why : "not a string");
       return fail(j, "%s", msg);
     }
-    snprintf(line, sizeof(line), "%s: %s", name, value);
+    bad = header_line(line, sizeof(line), name, value);
     memset(value, 0, strlen(value)); /* secrets do not linger */
     free(value);
+    if (bad) {
+      char msg[320];
+      lf_text_clean(why, sizeof(why), name, strlen(name));
+      snprintf(msg, sizeof(msg), "refused: header %.60s: %s", why, bad);
+      memset(line, 0, sizeof(line));
+      return fail(j, "%s", msg);
+    }
     if (!curl_slist_append(j->headers, line))
       return fail(j, "%s", "out of memory");
   }

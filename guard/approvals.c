@@ -21,28 +21,66 @@ static lf_verdict_t *decode(const char *data, size_t len, char *errstr,
                                          data, len, errstr, errstr_size);
 }
 
-lf_err_t lf_approvals_hold(lf_redis_t *r, const lf_verdict_t *v, char *errstr,
+lf_err_t lf_approvals_hold(lf_redis_t *r, const lf_verdict_t *v,
+                           lf_verdict_t **held, char *errstr,
                            size_t errstr_size) {
   const char *p = lf_redis_prefix(r);
   size_t len;
   uint8_t *buf = lf_proto_encode(&v->base, &len);
   redisReply *rep = NULL;
+  *held = NULL;
   if (!buf) {
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
   }
+  /* NX: what a human is shown is never replaced under them */
   long long ttl = (long long)(v->expires_at_ms - v->decided_at_ms) + 60000;
   lf_err_t err = lf_redis_command(r, &rep, errstr, errstr_size,
-                                  "SET %sapproval:%s %b PX %lld", p,
+                                  "SET %sapproval:%s %b NX PX %lld", p,
                                   v->action->action_id, buf, len, ttl);
+  int taken = !err && rep->type == REDIS_REPLY_NIL;
   freeReplyObject(rep);
   rep = NULL;
+  free(buf);
+  if (!err && taken)
+    return lf_approvals_get(r, v->action->action_id, held, errstr, errstr_size);
   if (!err)
     err = lf_redis_command(r, &rep, errstr, errstr_size,
                            "ZADD %sapprovals:due %lld %s", p,
                            (long long)v->expires_at_ms, v->action->action_id);
   freeReplyObject(rep);
-  free(buf);
+  return err;
+}
+
+/* KEYS: votes. ARGV: approver, ttl ms. The voters so far. */
+static const char vote_script[] =
+    "redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "return redis.call('SORT', KEYS[1], 'ALPHA')\n";
+
+lf_err_t lf_approvals_vote(lf_redis_t *r, const char *action_id,
+                           const char *digest, const char *approver,
+                           int64_t ttl_ms, lf_approvals_voters_t *voters,
+                           char *errstr, size_t errstr_size) {
+  redisReply *rep = NULL;
+  voters->n = 0;
+  lf_err_t err = lf_redis_command(r, &rep, errstr, errstr_size,
+                                  "EVAL %s 1 %sapproval-votes:%s:%s %s %lld",
+                                  vote_script, lf_redis_prefix(r), action_id,
+                                  digest, approver, (long long)ttl_ms);
+  if (err)
+    return err;
+  for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements &&
+                     voters->n < LF_APPROVALS_MAX_VOTERS;
+       i++)
+    if (rep->element[i]->type == REDIS_REPLY_STRING)
+      snprintf(voters->names[voters->n++], sizeof(voters->names[0]), "%s",
+               rep->element[i]->str);
+  if (rep->type != REDIS_REPLY_ARRAY) {
+    snprintf(errstr, errstr_size, "approval vote: unexpected reply");
+    err = LF_ERR_REDIS_REPLY;
+  }
+  freeReplyObject(rep);
   return err;
 }
 

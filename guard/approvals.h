@@ -3,6 +3,8 @@
  *   <prefix>approvals:due              sorted set: action id by expiry
  *   <prefix>approval-done:<action_id>  the outcome that won: approved,
  *                                      denied or expired
+ *   <prefix>approval-votes:<action_id>:<digest>  approvers who approved
+ *                                      that held verdict (a quorum)
  * A decision and the expiry may race (or two guards may see the same
  * decision): claiming sets the outcome with SET NX in one script, and only
  * the claim that set it, or a redelivery of that same outcome, acts. Used
@@ -13,9 +15,24 @@
 #include "lf_proto.h"
 #include "redis.h"
 
-/* Stores v (a NEEDS_APPROVAL verdict) and schedules its expiry. */
-lf_err_t lf_approvals_hold(lf_redis_t *r, const lf_verdict_t *v, char *errstr,
+/* Stores v (a NEEDS_APPROVAL verdict) and schedules its expiry, unless
+ * the action id already waits: then *held is what waits (never replaced:
+ * the human approves what they were shown). Free it with lf_proto_free(). */
+lf_err_t lf_approvals_hold(lf_redis_t *r, const lf_verdict_t *v,
+                           lf_verdict_t **held, char *errstr,
                            size_t errstr_size);
+
+/* Approvers who approved the held verdict of this digest so far (a
+ * quorum counts distinct names), this one included. */
+#define LF_APPROVALS_MAX_VOTERS 16
+typedef struct lf_approvals_voters {
+  char names[LF_APPROVALS_MAX_VOTERS][72];
+  size_t n;
+} lf_approvals_voters_t;
+lf_err_t lf_approvals_vote(lf_redis_t *r, const char *action_id,
+                           const char *digest, const char *approver,
+                           int64_t ttl_ms, lf_approvals_voters_t *voters,
+                           char *errstr, size_t errstr_size);
 
 /* The stored verdict of a pending action (*out NULL when there is none:
  * expired, decided or never held). Free with lf_proto_free(). */

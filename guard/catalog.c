@@ -201,11 +201,41 @@ static lf_risk_t default_risk(const json_t *def) {
   return LF_RISK_MEDIUM;
 }
 
+/* Who may approve (names or "group:G") and how many must. */
+static void read_approvers(loader_t *L, lf_catalog_action_t *a, const json_t *x,
+                           const char *at) {
+  const json_t *who = json_object_get(x, "approvers"), *q, *e;
+  size_t i;
+  a->quorum = 1;
+  if (who) {
+    int ok = json_is_array(who) && json_array_size(who) > 0 &&
+             json_array_size(who) <= 64;
+    json_array_foreach(who, i, e) ok =
+        ok && json_is_string(e) && json_string_length(e) > 0;
+    if (ok)
+      a->approvers = who;
+    else
+      problem(L,
+              "%s/approvers: expected a list of 1 to 64 approver names or "
+              "\"group:NAME\" (action \"%s\")",
+              at, a->name);
+  }
+  if ((q = json_object_get(x, "quorum"))) {
+    if (!json_is_integer(q) || json_integer_value(q) < 1 ||
+        json_integer_value(q) > 16)
+      problem(L, "%s/quorum: expected an integer from 1 to 16 (action \"%s\")",
+              at, a->name);
+    else
+      a->quorum = (int)json_integer_value(q);
+  }
+}
+
 static void read_extensions(loader_t *L, lf_catalog_action_t *a, json_t *x,
                             const json_t *schema, const char *at) {
-  static const char *const f[] = {"risk",       "deny",   "approval",
-                                  "rate_limit", "budget", "idempotency_ttl",
-                                  "executor",   NULL};
+  static const char *const f[] = {"risk",       "deny",      "approval",
+                                  "rate_limit", "budget",    "idempotency_ttl",
+                                  "executor",   "approvers", "quorum",
+                                  NULL};
   char p[512];
   json_t *v;
   if (!json_is_object(x)) {
@@ -249,6 +279,7 @@ static void read_extensions(loader_t *L, lf_catalog_action_t *a, json_t *x,
             "%s/idempotency_ttl: expected a duration such as \"24h\" "
             "(action \"%s\")",
             at, a->name);
+  read_approvers(L, a, x, at);
   if ((v = json_object_get(x, "executor")) && !json_is_object(v))
     problem(L, "%s/executor: expected an object (action \"%s\")", at, a->name);
   a->executor = json_object_get(x, "executor");
@@ -272,6 +303,7 @@ static void read_action(loader_t *L, json_t *entry, const char *at,
   snprintf(sat, sizeof(sat), "%s%s/%s", at, fn ? "/function" : "", skey);
   a->description = json_string_value(json_object_get(def, "description"));
   a->risk = default_risk(def);
+  a->quorum = 1;
   if (schema && !json_is_object(schema))
     problem(L, "%s: the parameter schema must be an object (action \"%s\")",
             sat, a->name);

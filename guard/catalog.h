@@ -54,6 +54,8 @@ typedef struct lf_catalog_action {
   double budget_limit;
   int64_t budget_window_ms;
   int64_t idempotency_ttl_ms; /* 0: the guard's default */
+  const json_t *approvers;    /* who may decide: names, "group:G"; NULL any */
+  int quorum;                 /* distinct approvals needed (1 by default) */
   const json_t *executor;     /* the binding, or NULL */
 } lf_catalog_action_t;
 

@@ -11,6 +11,8 @@
 
 #include "admit.h"
 #include "approvals.h"
+#include "approver.h"
+#include "decisions.h"
 #include "log.h"
 #include "redis.h"
 #include "sign.h"
@@ -24,6 +26,7 @@ typedef struct decision {
   int admit; /* passed the offline rules: ask Redis */
   lf_admit_result_t res;
   outcome_t outcome;
+  lf_approvals_voters_t by; /* a human-approved action: who approved */
 } decision_t;
 
 typedef struct guard {
@@ -31,6 +34,7 @@ typedef struct guard {
   lf_catalog_t *catalog;
   lf_redis_t *redis;
   lf_keyring_t *keys;
+  lf_approvers_t *approvers; /* whose signed decisions count */
   int64_t ttl_ms, approval_ttl_ms, verdict_ttl_ms;
   decision_t *d; /* per batch, reused */
   size_t cap;
@@ -60,8 +64,13 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   }
   if (!(g->catalog = lf_catalog_load(path, errstr, errstr_size)) ||
       !(g->keys = lf_keyring_new(conf, errstr, errstr_size)) ||
+      !(g->approvers = lf_approvers_new(conf, errstr, errstr_size)) ||
       !(g->redis = lf_redis_new(conf, errstr, errstr_size)))
     goto fail;
+  if (!lf_approvers_count(g->approvers))
+    lf_warn(lf_worker_id(w),
+            "no approvers configured (approvers.file): actions held for a "
+            "human can only expire or be denied by expiry");
   lf_info(lf_worker_id(w), "catalog %s: %zu actions, version %s%s", path,
           lf_catalog_count(g->catalog), lf_catalog_version(g->catalog),
           lf_catalog_shadow(g->catalog) ? ", SHADOW mode (nothing enforced)"
@@ -69,6 +78,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   *ctxp = g;
   return LF_OK;
 fail:
+  lf_approvers_destroy(g->approvers);
   lf_keyring_destroy(g->keys);
   lf_catalog_destroy(g->catalog);
   free(g);
@@ -84,6 +94,7 @@ static void guard_close(void *ctx) {
   free(g->d);
   free(g->forget);
   lf_redis_destroy(g->redis);
+  lf_approvers_destroy(g->approvers);
   lf_keyring_destroy(g->keys);
   lf_catalog_destroy(g->catalog);
   free(g);
@@ -113,6 +124,7 @@ static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
     lf_reasons_clear(&d->reasons);
     lf_guard_eval_clear(&d->e);
     d->admit = 0;
+    d->by.n = 0;
     if (msgs[i].topic != LF_TOPIC_PROPOSED)
       continue;
     if (lf_guard_evaluate(g->catalog, (const lf_action_t *)msgs[i].pb,
@@ -229,6 +241,11 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
   v.catalog_version = (char *)lf_catalog_version(g->catalog);
   v.decided_at_ms = lf_now_ms();
   v.expires_at_ms = v.decided_at_ms + g->verdict_ttl_ms;
+  char *by[LF_APPROVALS_MAX_VOTERS]; /* signed with the rest */
+  for (size_t i = 0; i < d->by.n; i++)
+    by[i] = (char *)d->by.names[i];
+  v.n_approved_by = d->by.n;
+  v.approved_by = by;
   uint8_t sig[LF_SIGNATURE_LEN];
   lf_err_t err =
       lf_verdict_sign(g->keys, &v, d->e.args, sig, errstr, errstr_size);
@@ -264,6 +281,7 @@ static const char *reason_counter(const char *code) {
       {"budget_exceeded", "rejected_budget_exceeded"},
       {"approval_denied", "rejected_approval_denied"},
       {"approval_expired", "rejected_approval_expired"},
+      {"approval_conflict", "rejected_approval_conflict"},
       {"limit_exceeded", "rejected_limit_exceeded"}};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     if (!strcmp(code, names[i][0]))
@@ -305,6 +323,23 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
                         errstr, errstr_size);
 }
 
+/* Another action under the id of one that waits for a human: refused, so
+ * that what the human was shown is what runs. */
+static lf_err_t conflict(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
+                         decision_t *d, lf_out_t *out, char *errstr,
+                         size_t errstr_size) {
+  lf_reasons_clear(&d->reasons);
+  d->outcome = OUT_REJECT;
+  if (lf_reasons_add(&d->reasons, "approval_conflict", "",
+                     "action %s already waits for a human's approval with "
+                     "other arguments; propose this one under a new action id",
+                     a->action_id)) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return LF_ERR_NOMEM;
+  }
+  return turn_back(g, m, a, d, out, errstr, errstr_size);
+}
+
 /* An action for a human: kept in Redis (for the decision and for
  * `lamfleet approvals list`), due for expiry, and announced on
  * approvals.pending. */
@@ -326,9 +361,18 @@ static lf_err_t hold(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
   v.catalog_version = (char *)lf_catalog_version(g->catalog);
   v.decided_at_ms = now;
   v.expires_at_ms = now + g->approval_ttl_ms;
-  lf_err_t err = lf_approvals_hold(g->redis, &v, errstr, errstr_size);
+  lf_verdict_t *held = NULL;
+  lf_err_t err = lf_approvals_hold(g->redis, &v, &held, errstr, errstr_size);
   if (err)
     return err;
+  if (held) { /* this action id already waits for a human */
+    err = lf_decisions_same_action(held, &v)
+              ? lf_out_produce(out, m, LF_TOPIC_APPROVALS_PENDING, a->goal_id,
+                               &held->base, errstr, errstr_size)
+              : conflict(g, m, a, d, out, errstr, errstr_size);
+    lf_proto_free(&held->base);
+    return err;
+  }
   lf_worker_count(g->w, "held_for_approval", 1);
   lf_info(lf_worker_id(g->w), "action %s (%s) waits for approval: %s",
           a->action_id, a->name, d->e.approval_why);
@@ -372,7 +416,69 @@ static lf_err_t on_changed_catalog(guard_t *g, const lf_msg_t *m,
              "the catalog changed from %s to %s since approval was requested; "
              "approve again",
              held->catalog_version, lf_catalog_version(g->catalog));
-  return publish(g, m, a, d, out, errstr, errstr_size);
+  /* the old hold goes, so the new one (a new digest) takes its place */
+  lf_err_t err =
+      lf_approvals_forget(g->redis, a->action_id, errstr, errstr_size);
+  return err ? err : publish(g, m, a, d, out, errstr, errstr_size);
+}
+
+/* Counter names per refusal code (counters keep the pointer). */
+static const char *refusal_counter(const char *code) {
+  static const char *const names[][2] = {
+      {"no_approvers", "decisions_refused_no_approvers"},
+      {"decision_unsigned", "decisions_refused_decision_unsigned"},
+      {"unknown_approver", "decisions_refused_unknown_approver"},
+      {"bad_signature", "decisions_refused_bad_signature"},
+      {"wrong_digest", "decisions_refused_wrong_digest"},
+      {"approver_not_allowed", "decisions_refused_approver_not_allowed"}};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (!strcmp(code, names[i][0]))
+      return names[i][1];
+  return "decisions_refused_other";
+}
+
+/* A decision counts only when its approver signed it for exactly the
+ * held verdict; one that does not goes to dlq with the reason (a security
+ * event: counted), and the action keeps waiting. With a quorum, an
+ * approval counts once enough distinct approvers have approved; *counted
+ * says whether the decision now acts, with d's voters in g's decision. */
+static lf_err_t authenticate(guard_t *g, const lf_msg_t *m,
+                             const lf_approval_decision_t *dec,
+                             const lf_verdict_t *held, decision_t *d,
+                             int *counted, lf_out_t *out, char *errstr,
+                             size_t errstr_size) {
+  char why[400], reason[600], digest[LF_SHA256_HEX_LEN + 1];
+  const char *code = lf_decision_refusal(g->approvers, g->catalog, dec, held,
+                                         why, sizeof(why));
+  *counted = 0;
+  if (code) {
+    snprintf(reason, sizeof(reason), "decision on %s refused (%s): %s",
+             dec->action_id, code, why);
+    lf_worker_count(g->w, "decisions_refused", 1);
+    lf_worker_count(g->w, refusal_counter(code), 1);
+    return lf_out_dead_letter(out, m, reason, errstr, errstr_size);
+  }
+  const lf_catalog_action_t *def =
+      lf_catalog_find(g->catalog, held->action->name);
+  int quorum = def ? def->quorum : 1;
+  if (!dec->approved || quorum <= 1) {
+    snprintf(d->by.names[0], sizeof(d->by.names[0]), "%s", dec->approver);
+    d->by.n = 1;
+    *counted = 1;
+    return LF_OK;
+  }
+  lf_err_t err = lf_verdict_digest(held, digest);
+  if (!err)
+    err = lf_approvals_vote(g->redis, dec->action_id, digest, dec->approver,
+                            held->expires_at_ms - lf_now_ms() + 60000, &d->by,
+                            errstr, errstr_size);
+  if (err)
+    return err;
+  *counted = (int)d->by.n >= quorum;
+  if (!*counted)
+    lf_info(lf_worker_id(g->w), "action %s approved by %s: %zu of %d approvals",
+            dec->action_id, dec->approver, d->by.n, quorum);
+  return LF_OK;
 }
 
 static lf_err_t on_decision(guard_t *g, const lf_msg_t *m, decision_t *d,
@@ -396,6 +502,11 @@ static lf_err_t on_decision(guard_t *g, const lf_msg_t *m, decision_t *d,
     return err == LF_ERR_INVALID ? LF_OK : err;
   }
   const lf_action_t *a = held->action;
+  int counted = 0;
+  if ((err = authenticate(g, m, dec, held, d, &counted, out, errstr,
+                          errstr_size)) ||
+      !counted)
+    goto done;
   if ((err = lf_guard_evaluate(g->catalog, a, &d->reasons, &d->e))) {
     snprintf(errstr, errstr_size, "out of memory");
     goto done;

@@ -218,16 +218,19 @@ int lf_test_run(Suite *s) {
 pid_t lf_test_spawn(lf_test_env_t *env, const char *path,
                     const char *const *settings) {
   enum { MAX_ARGS = 64 };
-  char redis[512], keys[1024];
+  char redis[512], keys[1024], approvers[1024];
   const char *argv[MAX_ARGS + 1];
   int n = 0;
   snprintf(redis, sizeof(redis), "redis.url=%s",
            lf_stack_redis_url(env->stack));
   snprintf(keys, sizeof(keys), "signing.keys=%s",
            lf_conf_get(env->conf, "signing.keys"));
+  snprintf(approvers, sizeof(approvers), "approvers=%s",
+           lf_conf_get(env->conf, "approvers"));
   const char *const fixed[] = {"-b", lf_stack_bootstraps(env->stack),
                                "-X", redis,
                                "-X", keys,
+                               "-X", approvers,
                                "-X", "metrics.port=0",
                                "-X", "kafka.session.timeout.ms=6000",
                                "-X", "log.level=error"};
@@ -253,9 +256,11 @@ pid_t lf_test_spawn(lf_test_env_t *env, const char *path,
 int lf_test_cli(lf_test_env_t *env, const char *path, char *out, size_t size,
                 const char *args) {
   char cmd[2048];
-  snprintf(cmd, sizeof(cmd), "%s -b %s -X redis.url=%s %s 2>&1", path,
+  /* with the stack's approver key, as an approver holds it */
+  snprintf(cmd, sizeof(cmd),
+           "%s -b %s -X redis.url=%s -X approver.key=%s %s 2>&1", path,
            lf_stack_bootstraps(env->stack), lf_stack_redis_url(env->stack),
-           args);
+           lf_conf_get(env->conf, "approver.key"), args);
   FILE *p = popen(cmd, "r");
   ck_assert_ptr_nonnull(p);
   size_t n = fread(out, 1, size - 1, p);

@@ -6,9 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "approver.h"
 #include "guard.h"
 #include "kafka.h"
 #include "lf_text.h"
+#include "sign.h"
 #include "support.h"
 #include "util.h"
 
@@ -471,6 +473,188 @@ START_TEST(a_goal_id_is_one_tenants) {
 }
 END_TEST
 
+/* ---- human approvals ------------------------------------------------ */
+
+typedef struct approver_keys {
+  char pub[256], priv[256];
+} approver_keys_t;
+
+static approver_keys_t make_approver(const char *name) {
+  approver_keys_t k;
+  ck_assert_int_eq(lf_approver_keygen(name, k.pub, sizeof(k.pub), k.priv,
+                                      sizeof(k.priv), errstr, sizeof(errstr)),
+                   LF_OK);
+  return k;
+}
+
+static lf_approver_key_t *key_of(const approver_keys_t *k) {
+  char setting[300];
+  lf_conf_t *conf = lf_conf_new();
+  ck_assert_ptr_nonnull(conf);
+  snprintf(setting, sizeof(setting), "approver.key=%s", k->priv);
+  ck_assert_int_eq(lf_conf_set_kv(conf, setting, errstr, sizeof(errstr)),
+                   LF_OK);
+  lf_approver_key_t *key = lf_approver_key_load(conf, errstr, sizeof(errstr));
+  ck_assert_msg(key != NULL, "%s", errstr);
+  lf_conf_destroy(conf);
+  return key;
+}
+
+/* The held verdict of action_id, read back from approvals.pending (the
+ * latest one). */
+static lf_verdict_t *held_of(lf_test_env_t *env, const char *goal, size_t count,
+                             lf_test_records_t *keep) {
+  *keep = lf_test_read(env, LF_TOPIC_APPROVALS_PENDING, count, 30000,
+                       lf_test_match_goal, (void *)goal);
+  ck_assert_msg(keep->n >= count, "%s: %zu held", goal, keep->n);
+  return (lf_verdict_t *)keep->v[keep->n - 1].pb;
+}
+
+/* A decision on held, signed by key (NULL: unsigned, by name), bound to
+ * digest (NULL: held's own). */
+static void decide_as(lf_test_env_t *env, const lf_verdict_t *held,
+                      const approver_keys_t *k, const char *name, int approve,
+                      const char *digest) {
+  char own[LF_SHA256_HEX_LEN + 1];
+  uint8_t sig[LF_APPROVER_SIG_LEN];
+  lf_approval_decision_t d = LF_APPROVAL_DECISION_INIT;
+  ck_assert_int_eq(lf_verdict_digest(held, own), LF_OK);
+  d.action_id = held->action->action_id;
+  d.goal_id = held->action->goal_id;
+  d.approved = approve;
+  d.approver = (char *)name;
+  d.note = "";
+  d.decided_at_ms = lf_now_ms();
+  d.held_digest = (char *)(digest ? digest : own);
+  if (k) {
+    lf_approver_key_t *key = key_of(k);
+    ck_assert_int_eq(lf_decision_sign(key, &d, sig, errstr, sizeof(errstr)),
+                     LF_OK);
+    d.approver = (char *)name; /* a forger may claim any name */
+    lf_test_produce(env, LF_TOPIC_APPROVALS_DECISIONS, d.goal_id, &d.base);
+    lf_approver_key_destroy(key);
+  } else {
+    lf_test_produce(env, LF_TOPIC_APPROVALS_DECISIONS, d.goal_id, &d.base);
+  }
+}
+
+/* How many approvals of goal there are, waiting up to 2 s for one more
+ * than expected to show up. */
+static size_t approved_count(lf_test_env_t *env, const char *goal,
+                             size_t expected) {
+  lf_test_records_t r = lf_test_read(env, LF_TOPIC_APPROVED, expected + 1, 2000,
+                                     lf_test_match_goal, (void *)goal);
+  size_t n = r.n;
+  lf_test_records_free(&r);
+  return n;
+}
+
+static const char *approvals_catalog =
+    "{\"version\":\"appr-1\",\"actions\":["
+    "{\"name\":\"wire\",\"inputSchema\":{\"type\":\"object\","
+    "\"properties\":{\"amount\":{\"type\":\"number\"}}},"
+    "\"x-lamfleet\":{\"approval\":\"always\"}},"
+    "{\"name\":\"payout\",\"inputSchema\":{\"type\":\"object\","
+    "\"properties\":{\"amount\":{\"type\":\"number\"}}},"
+    "\"x-lamfleet\":{\"risk\":\"critical\",\"approval\":\"always\","
+    "\"approvers\":[\"group:finance\"],\"quorum\":2}}]}";
+
+/* Decisions are authenticated and bound to what was shown: forged,
+ * unknown, mis-signed, misdirected and replayed decisions are refused to
+ * dlq with a counted reason while the action keeps waiting; a held action
+ * is never replaced by a new proposal under its id; a quorum needs that
+ * many distinct approvers, and the verdict says who approved. */
+START_TEST(human_approvals_cannot_be_forged_swapped_or_replayed) {
+  approver_keys_t ops = make_approver("ops"), alice = make_approver("alice"),
+                  bob = make_approver("bob"), eve = make_approver("eve");
+  char approvers[1200], cat_setting[128];
+  snprintf(approvers, sizeof(approvers), "approvers=%s;%s:finance;%s:finance",
+           ops.pub, alice.pub, bob.pub);
+  char *cat = write_temp("lf-adv-appr", approvals_catalog);
+  snprintf(cat_setting, sizeof(cat_setting), "guard.catalog=%s", cat);
+  const char *const settings[] = {approvers, cat_setting, NULL};
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, GUARD, settings);
+  lf_test_records_t keep, dlq;
+
+  lf_test_propose(&env, "acme", "h-wire", "wire", "{\"amount\":10}");
+  lf_verdict_t *held = held_of(&env, "h-wire", 1, &keep);
+  /* unsigned; by a key nobody configured; signed by eve claiming to be
+   * ops; for another digest */
+  decide_as(&env, held, NULL, "ops", 1, NULL);
+  decide_as(&env, held, &eve, "eve", 1, NULL);
+  decide_as(&env, held, &eve, "ops", 1, NULL);
+  decide_as(&env, held, &ops, "ops", 1,
+            "0000000000000000000000000000000000000000000000000000000000000000");
+  /* a new proposal under the held id, with other arguments */
+  lf_test_propose(&env, "acme", "h-wire", "wire", "{\"amount\":999999}");
+  dlq = lf_test_read(&env, LF_TOPIC_DLQ, 4, 30000, NULL, NULL);
+  ck_assert_uint_eq(dlq.n, 4);
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "(decision_unsigned)"));
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "(unknown_approver)"));
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "(bad_signature)"));
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "(wrong_digest)"));
+  lf_test_records_free(&dlq);
+  lf_test_records_t obs = lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 1, 30000,
+                                       lf_test_match_goal, "h-wire");
+  ck_assert_uint_eq(obs.n, 1);
+  ck_assert(
+      has_code((const lf_observation_t *)obs.v[0].pb, "approval_conflict"));
+  lf_test_records_free(&obs);
+  ck_assert_uint_eq(approved_count(&env, "h-wire", 0), 0);
+  /* the genuine decision approves what was shown: amount 10 */
+  decide_as(&env, held, &ops, "ops", 1, NULL);
+  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000,
+                                      lf_test_match_goal, "h-wire");
+  ck_assert_uint_eq(ok.n, 1);
+  const lf_verdict_t *v = (const lf_verdict_t *)ok.v[0].pb;
+  ck_assert_str_eq(v->action->arguments_json, "{\"amount\":10}");
+  ck_assert_uint_eq(v->n_approved_by, 1);
+  ck_assert_str_eq(v->approved_by[0], "ops");
+  lf_test_records_free(&ok);
+
+  /* the same id held again later (the first one is decided): the old
+   * decision, replayed, is refused */
+  lf_verdict_t old = *held;
+  lf_action_t old_action = *held->action;
+  old.action = &old_action;
+  lf_test_propose(&env, "acme", "h-wire", "wire", "{\"amount\":11}");
+  lf_test_records_t keep2;
+  held_of(&env, "h-wire", 2, &keep2);
+  decide_as(&env, &old, &ops, "ops", 1, NULL);
+  dlq = lf_test_read(&env, LF_TOPIC_DLQ, 5, 30000, NULL, NULL);
+  ck_assert_uint_eq(dlq.n, 5);
+  ck_assert_uint_eq(approved_count(&env, "h-wire", 1), 1);
+  lf_test_records_free(&dlq);
+  lf_test_records_free(&keep2);
+  lf_test_records_free(&keep);
+
+  /* payout: finance only, two of them */
+  lf_test_propose(&env, "acme", "h-payout", "payout", "{\"amount\":5}");
+  held = held_of(&env, "h-payout", 1, &keep);
+  decide_as(&env, held, &ops, "ops", 1, NULL); /* not in finance */
+  decide_as(&env, held, &alice, "alice", 1, NULL);
+  decide_as(&env, held, &alice, "alice", 1, NULL); /* the same one twice */
+  dlq = lf_test_read(&env, LF_TOPIC_DLQ, 6, 30000, NULL, NULL);
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "(approver_not_allowed)"));
+  lf_test_records_free(&dlq);
+  ck_assert_uint_eq(approved_count(&env, "h-payout", 0), 0);
+  decide_as(&env, held, &bob, "bob", 1, NULL);
+  ok = lf_test_read(&env, LF_TOPIC_APPROVED, 1, 30000, lf_test_match_goal,
+                    "h-payout");
+  ck_assert_uint_eq(ok.n, 1);
+  v = (const lf_verdict_t *)ok.v[0].pb;
+  ck_assert_uint_eq(v->n_approved_by, 2);
+  ck_assert_str_eq(v->approved_by[0], "alice");
+  ck_assert_str_eq(v->approved_by[1], "bob");
+  lf_test_records_free(&ok);
+  lf_test_records_free(&keep);
+  lf_test_env_stop(&env);
+  unlink(cat);
+  free(cat);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("adversarial");
   TCase *tc = tcase_create("adversarial");
@@ -481,6 +665,7 @@ int main(void) {
   tcase_add_test(tc, poison_observations_and_decisions_go_to_the_dlq);
   tcase_add_test(tc, tenants_never_share_keys);
   tcase_add_test(tc, a_goal_id_is_one_tenants);
+  tcase_add_test(tc, human_approvals_cannot_be_forged_swapped_or_replayed);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

@@ -707,6 +707,25 @@ START_TEST(responses_are_observed_within_a_record) {
       lf_test_read(&h.env, LF_TOPIC_DLQ, 1, 500, NULL, NULL);
   ck_assert_uint_eq(dlq.n, 0);
   lf_test_records_free(&dlq);
+
+  /* a header value with CR/LF (here from the environment, read when the
+   * action runs) is refused before any request is sent */
+  lf_llm_request_t *q;
+  size_t before = lf_llm_server_requests(h.srv, &q);
+  lf_llm_requests_free(q, before);
+  setenv("LF_TEST_PAY_TOKEN", "tok\r\nX-Injected: 1", 1);
+  send_approved(&h, &p, "x-crlf", "pay_invoice", "{\"invoice_id\":\"INV-4\"}");
+  o = observation(&h.env, "x-crlf", 1, &r);
+  ck_assert_int_eq(o->status, LF_OBS_FAILED);
+  ck_assert_msg(strstr(o->error, "refused: header Authorization: its value "
+                                 "holds a control character"),
+                "%s", o->error);
+  ck_assert_msg(!strstr(o->error, "tok"), "the value leaked: %s", o->error);
+  lf_test_records_free(&r);
+  size_t after = lf_llm_server_requests(h.srv, &q);
+  lf_llm_requests_free(q, after);
+  ck_assert_uint_eq(after, before);
+  setenv("LF_TEST_PAY_TOKEN", "tok-123", 1);
   http_stop(&h);
 }
 END_TEST

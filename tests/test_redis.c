@@ -1,11 +1,13 @@
 /* The Redis connection against a real redis-server: hiredis' two error
  * channels kept apart, pipelining, timeouts and reconnecting. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "redis.h"
 #include "redis_server.h"
+#include "redis_url.h"
 #include "support.h"
 #include "util.h"
 
@@ -186,6 +188,81 @@ START_TEST(bad_urls_are_named) {
 }
 END_TEST
 
+START_TEST(urls_parse_as_libcurl_reads_them) {
+  lf_redis_url_t u;
+  ck_assert_int_eq(
+      lf_redis_url_parse("redis://[::1]:7000/3", &u, errstr, sizeof(errstr)),
+      LF_OK);
+  ck_assert_str_eq(u.host, "::1");
+  ck_assert_int_eq(u.port, 7000);
+  ck_assert_int_eq(u.db, 3);
+  ck_assert_int_eq(lf_redis_url_parse("rediss://fleet:p%40ss%3Aw0rd@h.example",
+                                      &u, errstr, sizeof(errstr)),
+                   LF_OK);
+  ck_assert(u.tls);
+  ck_assert_str_eq(u.user, "fleet");
+  ck_assert_str_eq(u.password, "p@ss:w0rd");
+  ck_assert_int_eq(u.port, 6379);
+  ck_assert_int_eq(
+      lf_redis_url_parse("redis://:only-pw@h", &u, errstr, sizeof(errstr)),
+      LF_OK);
+  ck_assert_str_eq(u.user, "");
+  ck_assert_str_eq(u.password, "only-pw");
+  /* errors name the URL with the password masked */
+  ck_assert_int_ne(lf_redis_url_parse("redis://u:s3cr3t@h:99999", &u, errstr,
+                                      sizeof(errstr)),
+                   LF_OK);
+  ck_assert_msg(strstr(errstr, "\"redis://u:***@h:99999\"") &&
+                    !strstr(errstr, "s3cr3t"),
+                "%s", errstr);
+}
+END_TEST
+
+/* An ACL user whose password needs percent-encoding, on a real server. */
+START_TEST(acl_users_authenticate) {
+  lf_redis_server_t *srv = start(0);
+  lf_redis_t *admin = connect_to(srv, "2000");
+  redisReply *rep;
+  ck_assert_int_eq(lf_redis_command(admin, &rep, errstr, sizeof(errstr),
+                                    "ACL SETUSER fleet on >p@ss:w0rd ~* +@all"),
+                   LF_OK);
+  freeReplyObject(rep);
+  ck_assert_int_eq(lf_redis_command(admin, &rep, errstr, sizeof(errstr),
+                                    "ACL SETUSER default off"),
+                   LF_OK);
+  freeReplyObject(rep);
+  int port = 0;
+  ck_assert_int_eq(
+      sscanf(lf_redis_server_url(srv), "redis://127.0.0.1:%d", &port), 1);
+  const char *const tries[][2] = {
+      {"redis://fleet:p%%40ss%%3Aw0rd@127.0.0.1:%d", "PONG"},
+      {"redis://fleet:wrong@127.0.0.1:%d", NULL},
+      {"redis://127.0.0.1:%d", NULL}};
+  for (size_t i = 0; i < 3; i++) {
+    char url[128];
+    snprintf(url, sizeof(url), tries[i][0], port);
+    lf_conf_t *conf = lf_test_conf();
+    ck_assert_int_eq(
+        lf_conf_set(conf, "redis.url", url, errstr, sizeof(errstr)), LF_OK);
+    lf_redis_t *r = lf_redis_new(conf, errstr, sizeof(errstr));
+    ck_assert_msg(r != NULL, "%s", errstr);
+    lf_err_t err = lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING");
+    if (tries[i][1]) {
+      ck_assert_msg(err == LF_OK, "%s: %s", url, errstr);
+      ck_assert_str_eq(rep->str, tries[i][1]);
+      freeReplyObject(rep);
+    } else {
+      ck_assert_msg(err != LF_OK, "%s was let in", url);
+      ck_assert_msg(!strstr(errstr, "wrong"), "%s", errstr);
+    }
+    lf_redis_destroy(r);
+    lf_conf_destroy(conf);
+  }
+  lf_redis_destroy(admin);
+  lf_redis_server_stop(srv);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("redis");
   TCase *tc = tcase_create("redis");
@@ -194,6 +271,8 @@ int main(void) {
   tcase_add_test(tc, dead_connection_then_reconnect);
   tcase_add_test(tc, hung_server_times_out);
   tcase_add_test(tc, bad_urls_are_named);
+  tcase_add_test(tc, urls_parse_as_libcurl_reads_them);
+  tcase_add_test(tc, acl_users_authenticate);
   tcase_add_test(tc, scripts_are_loaded_once_and_again_after_a_flush);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
