@@ -44,24 +44,23 @@ static int write_private(char *dir, const char *name, const char *text,
   return ok ? 0 : -1;
 }
 
-/* The run's own signing key goes to a file for the workers that join; a
- * key given to dev is named by its ids. */
-static void describe_keys(const lf_conf_t *conf, int generated, char *dir,
-                          char *out, size_t size) {
-  const char *spec = lf_conf_get(conf, "signing.keys");
-  char path[300];
-  if (*lf_conf_get(conf, "signing.keys.file")) {
-    snprintf(out, size, "signing.keys.file        %s",
-             lf_conf_get(conf, "signing.keys.file"));
+/* A key set of the run (signing, observation): its own keys go to a file
+ * for the workers that join; keys given to dev are named by their ids. */
+static void describe_keys(const lf_conf_t *conf, const char *set, int generated,
+                          char *dir, char *out, size_t size) {
+  char keys[64], file[64], path[300];
+  snprintf(keys, sizeof(keys), "%s.keys", set);
+  snprintf(file, sizeof(file), "%s.keys.file", set);
+  const char *spec = lf_conf_get(conf, keys);
+  if (*lf_conf_get(conf, file)) {
+    snprintf(out, size, "%-24s %s", file, lf_conf_get(conf, file));
     return;
   }
-  if (generated &&
-      !write_private(dir, "signing.keys", spec, path, sizeof(path))) {
-    snprintf(out, size,
-             "signing.keys.file        %s  (a key for this run only)", path);
+  if (generated && !write_private(dir, keys, spec, path, sizeof(path))) {
+    snprintf(out, size, "%-24s %s  (a key for this run only)", file, path);
     return;
   }
-  size_t n = (size_t)snprintf(out, size, "signing.keys             ids");
+  size_t n = (size_t)snprintf(out, size, "%-24s ids", keys);
   for (const char *p = spec; *p && n < size;) { /* ID:SECRET[,ID:SECRET] */
     size_t id = strcspn(p, ":,");
     n += (size_t)snprintf(out + n, size - n, " %.*s", (int)id, p);
@@ -86,11 +85,12 @@ static void describe_approver(const lf_conf_t *conf, int generated, char *dir,
 }
 
 static void remove_keys(char *dir) {
-  static const char *const files[] = {"signing.keys", "approver.key"};
+  static const char *const files[] = {"signing.keys", "observation.keys",
+                                      "approver.key"};
   char path[300];
   if (!strcmp(dir + strlen(dir) - 6, "XXXXXX"))
     return;
-  for (size_t i = 0; i < 2; i++) {
+  for (size_t i = 0; i < 3; i++) {
     snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
     unlink(path);
   }
@@ -108,6 +108,8 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
                   !*lf_conf_get(conf, "signing.keys.file");
   int own_approver =
       !*lf_conf_get(conf, "approvers") && !*lf_conf_get(conf, "approvers.file");
+  int own_obs = !*lf_conf_get(conf, "observation.keys") &&
+                !*lf_conf_get(conf, "observation.keys.file");
   lf_stack_t *s = lf_stack_start(conf, 7, errstr, sizeof(errstr));
   if (!s) {
     fprintf(stderr, "lamfleet dev: %s\n", errstr);
@@ -115,13 +117,15 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
   }
   const char *bs = lf_stack_bootstraps(s);
   char keys[600], dir[] = "/tmp/lamfleet-dev-XXXXXX", url[600];
-  char approver[400];
-  describe_keys(conf, generated, dir, keys, sizeof(keys));
+  char approver[400], obs[600];
+  describe_keys(conf, "signing", generated, dir, keys, sizeof(keys));
+  describe_keys(conf, "observation", own_obs, dir, obs, sizeof(obs));
   describe_approver(conf, own_approver, dir, approver, sizeof(approver));
   printf("lamfleet dev: embedded stack running (one planner, guard and "
          "executor)\n"
          "  kafka.bootstrap.servers  %s\n"
          "  redis.url                %s\n"
+         "  %s\n"
          "  %s\n"
          "%s"
          "  topics                   %s{goals,actions.proposed,"
@@ -132,7 +136,7 @@ int lf_cmd_dev(lf_conf_t *conf, int argc, char **argv) {
          "  kcat -b %s -L\n"
          "Ctrl-C stops it.\n",
          bs, lf_redis_url_redact(lf_stack_redis_url(s), url, sizeof(url)), keys,
-         approver, lf_conf_get(conf, "topic.prefix"), bs, bs);
+         obs, approver, lf_conf_get(conf, "topic.prefix"), bs, bs);
   fflush(stdout);
   while (!stop_requested)
     lf_sleep_ms(100);

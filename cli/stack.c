@@ -109,6 +109,13 @@ static lf_err_t start_servers(lf_stack_t *s, char *errstr, size_t errstr_size) {
         lf_conf_set(s->conf, "signing.keys", spec, errstr, errstr_size))
       return LF_ERR_INVALID;
   }
+  if (!*lf_conf_get(s->conf, "observation.keys") &&
+      !*lf_conf_get(s->conf, "observation.keys.file")) {
+    char spec[128];
+    if (lf_keyring_random_spec(spec, sizeof(spec)) ||
+        lf_conf_set(s->conf, "observation.keys", spec, errstr, errstr_size))
+      return LF_ERR_INVALID;
+  }
   /* And one approver ("dev") whose key the embedded stack's users hold,
    * so that `lamfleet approvals approve` works out of the box. */
   if (!*lf_conf_get(s->conf, "approvers") &&

@@ -172,6 +172,17 @@ const lf_prop_t lf_props[] = {
     {"signing.key.id", LF_PROP_STR, "", 0, 0, NULL, 0,
      "The key the guard signs with (default: the first loaded); the others "
      "are still accepted when verifying, for rotation."},
+    {"observation.keys", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "Keys that sign observations, as ID:SECRET[,...] (each at least 32 "
+     "bytes): guards and executors sign with observation.key.id, planners "
+     "accept only observations signed by one of them. A key set of its own, "
+     "so planners hold no key that signs approvals. Prefer "
+     "observation.keys.file or LAMFLEET_OBSERVATION_KEYS."},
+    {"observation.keys.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "File of observation keys, one ID:SECRET per line (# comments)."},
+    {"observation.key.id", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "The key guards and executors sign observations with (default: the "
+     "first loaded)."},
     {"approvers", LF_PROP_STR, "", 0, 0, NULL, 0,
      "Human approvers the guard accepts decisions from, as "
      "NAME:PUBLIC-KEY-HEX[:GROUP,...][;...] (Ed25519; `lamfleet approvals "

@@ -96,45 +96,53 @@ static lf_err_t add_keys(lf_keyring_t *k, const char *text, const char *seps,
 
 lf_keyring_t *lf_keyring_new(const lf_conf_t *conf, char *errstr,
                              size_t errstr_size) {
+  return lf_keyring_load(conf, "signing", errstr, errstr_size);
+}
+
+lf_keyring_t *lf_keyring_load(const lf_conf_t *conf, const char *set,
+                              char *errstr, size_t errstr_size) {
   lf_keyring_t *k = calloc(1, sizeof(*k));
-  char path[1024];
+  char path[1024], keys[64], file[64], idkey[64];
+  snprintf(keys, sizeof(keys), "%s.keys", set);
+  snprintf(file, sizeof(file), "%s.keys.file", set);
+  snprintf(idkey, sizeof(idkey), "%s.key.id", set);
   if (!k) {
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
   }
-  if (add_keys(k, lf_conf_get(conf, "signing.keys"), ",", "signing.keys",
-               errstr, errstr_size))
+  if (add_keys(k, lf_conf_get(conf, keys), ",", keys, errstr, errstr_size))
     goto fail;
-  if (*lf_conf_get(conf, "signing.keys.file")) {
+  if (*lf_conf_get(conf, file)) {
     snprintf(errstr, errstr_size, "path too long");
-    char *text = lf_conf_get_path(conf, "signing.keys.file", path, sizeof(path))
+    char *text = lf_conf_get_path(conf, file, path, sizeof(path))
                      ? lf_read_file(path, NULL, errstr, errstr_size)
                      : NULL;
     lf_err_t err =
         text ? add_keys(k, text, "\n", path, errstr, errstr_size) : LF_ERR_IO;
+    if (text)
+      OPENSSL_cleanse(text, strlen(text));
     free(text);
     if (err == LF_ERR_IO) {
       char why[512];
       snprintf(why, sizeof(why), "%s", errstr);
-      snprintf(errstr, errstr_size, "signing.keys.file: %s", why);
+      snprintf(errstr, errstr_size, "%s: %s", file, why);
     }
     if (err)
       goto fail;
   }
   if (!k->n) {
     snprintf(errstr, errstr_size,
-             "no signing key: set signing.keys.file (lines ID:SECRET) or "
-             "LAMFLEET_SIGNING_KEYS");
+             "no %s key: set %s (lines ID:SECRET) or LAMFLEET_%s_KEYS", set,
+             file, !strcmp(set, "signing") ? "SIGNING" : "OBSERVATION");
     goto fail;
   }
-  const char *id = lf_conf_get(conf, "signing.key.id");
+  const char *id = lf_conf_get(conf, idkey);
   k->signer = &k->keys[0];
   for (size_t i = 0; *id && i < k->n; i++)
     if (!strcmp(k->keys[i].id, id))
       k->signer = &k->keys[i];
   if (*id && strcmp(k->signer->id, id)) {
-    snprintf(errstr, errstr_size, "signing.key.id: no key \"%s\" is loaded",
-             id);
+    snprintf(errstr, errstr_size, "%s: no key \"%s\" is loaded", idkey, id);
     goto fail;
   }
   return k;
@@ -211,14 +219,12 @@ lf_err_t lf_verdict_digest(const lf_verdict_t *v,
   return LF_OK;
 }
 
-static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,
-                    const json_t *args, uint8_t out[LF_SIGNATURE_LEN],
-                    char *errstr, size_t errstr_size) {
-  size_t len = 0;
+static lf_err_t mac_bytes(const key_t_ *key, char *bytes, size_t len,
+                          uint8_t out[LF_SIGNATURE_LEN], char *errstr,
+                          size_t errstr_size) {
   unsigned int mdlen = 0;
-  char *bytes = canonical_bytes(v, args, &len);
   if (!bytes) {
-    snprintf(errstr, errstr_size, "cannot canonicalise the action");
+    snprintf(errstr, errstr_size, "cannot canonicalise the record");
     return LF_ERR_INVALID;
   }
   const unsigned char *ok =
@@ -227,6 +233,93 @@ static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,
   free(bytes);
   if (!ok || mdlen != LF_SIGNATURE_LEN) {
     snprintf(errstr, errstr_size, "HMAC-SHA256 failed");
+    return LF_ERR_INVALID;
+  }
+  return LF_OK;
+}
+
+static lf_err_t mac(const key_t_ *key, const lf_verdict_t *v,
+                    const json_t *args, uint8_t out[LF_SIGNATURE_LEN],
+                    char *errstr, size_t errstr_size) {
+  size_t len = 0;
+  char *bytes = canonical_bytes(v, args, &len);
+  return mac_bytes(key, bytes, len, out, errstr, errstr_size);
+}
+
+static const key_t_ *find_key(const lf_keyring_t *k, const char *id) {
+  for (size_t i = 0; i < k->n; i++)
+    if (!strcmp(k->keys[i].id, id))
+      return &k->keys[i];
+  return NULL;
+}
+
+/* An observation's signed bytes: everything a planner acts on. */
+static char *observation_bytes(const lf_observation_t *o, size_t *lenp) {
+  char step[16], status[16], at[24];
+  snprintf(step, sizeof(step), "%u", (unsigned)o->step);
+  snprintf(status, sizeof(status), "%d", (int)o->status);
+  snprintf(at, sizeof(at), "%lld", (long long)o->observed_at_ms);
+  size_t n = 10 + 3 * o->n_reasons;
+  const char **f = calloc(n, sizeof(*f));
+  if (!f)
+    return NULL;
+  size_t i = 0;
+  f[i++] = "lamfleet.v1.observation";
+  f[i++] = o->goal_id;
+  f[i++] = o->action_id;
+  f[i++] = step;
+  f[i++] = status;
+  f[i++] = o->result_json;
+  f[i++] = o->error;
+  f[i++] = o->duplicate_of;
+  f[i++] = o->observer;
+  f[i++] = at;
+  for (size_t r = 0; r < o->n_reasons; r++) {
+    f[i++] = o->reasons[r]->code;
+    f[i++] = o->reasons[r]->path;
+    f[i++] = o->reasons[r]->message;
+  }
+  char *bytes = lf_sign_fields(f, n, lenp);
+  free(f);
+  return bytes;
+}
+
+lf_err_t lf_observation_sign(const lf_keyring_t *k, lf_observation_t *o,
+                             uint8_t sig[LF_SIGNATURE_LEN], char *errstr,
+                             size_t errstr_size) {
+  size_t len = 0;
+  lf_err_t err = mac_bytes(k->signer, observation_bytes(o, &len), len, sig,
+                           errstr, errstr_size);
+  if (err)
+    return err;
+  o->signature_key_id = (char *)k->signer->id;
+  o->signature.data = sig;
+  o->signature.len = LF_SIGNATURE_LEN;
+  return LF_OK;
+}
+
+lf_err_t lf_observation_verify(const lf_keyring_t *k, const lf_observation_t *o,
+                               char *errstr, size_t errstr_size) {
+  uint8_t want[LF_SIGNATURE_LEN];
+  size_t len = 0;
+  const key_t_ *key;
+  if (!o->signature.len || !*o->signature_key_id) {
+    snprintf(errstr, errstr_size, "not signed");
+    return LF_ERR_INVALID;
+  }
+  if (!(key = find_key(k, o->signature_key_id))) {
+    snprintf(errstr, errstr_size, "signed with unknown key \"%s\"",
+             o->signature_key_id);
+    return LF_ERR_INVALID;
+  }
+  lf_err_t err = mac_bytes(key, observation_bytes(o, &len), len, want, errstr,
+                           errstr_size);
+  if (err)
+    return err;
+  if (o->signature.len != LF_SIGNATURE_LEN ||
+      CRYPTO_memcmp(want, o->signature.data, LF_SIGNATURE_LEN)) {
+    snprintf(errstr, errstr_size, "signature does not match (key \"%s\")",
+             key->id);
     return LF_ERR_INVALID;
   }
   return LF_OK;
@@ -252,10 +345,7 @@ lf_err_t lf_verdict_verify(const lf_keyring_t *k, const lf_verdict_t *v,
     snprintf(errstr, errstr_size, "not signed");
     return LF_ERR_INVALID;
   }
-  for (size_t i = 0; i < k->n && !key; i++)
-    if (!strcmp(k->keys[i].id, v->signature_key_id))
-      key = &k->keys[i];
-  if (!key) {
+  if (!(key = find_key(k, v->signature_key_id))) {
     snprintf(errstr, errstr_size, "signed with unknown key \"%s\"",
              v->signature_key_id);
     return LF_ERR_INVALID;

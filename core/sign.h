@@ -22,6 +22,10 @@ typedef struct lf_keyring lf_keyring_t;
  * than 32 bytes, or signing.key.id names none of them. */
 lf_keyring_t *lf_keyring_new(const lf_conf_t *conf, char *errstr,
                              size_t errstr_size);
+/* The same for another key set: set.keys, set.keys.file, set.key.id
+ * ("observation": the keys observations are signed with). */
+lf_keyring_t *lf_keyring_load(const lf_conf_t *conf, const char *set,
+                              char *errstr, size_t errstr_size);
 void lf_keyring_destroy(lf_keyring_t *k);
 const char *lf_keyring_signer(const lf_keyring_t *k);
 
@@ -36,6 +40,15 @@ lf_err_t lf_verdict_sign(const lf_keyring_t *k, lf_verdict_t *v,
  * caller's to check against its clock. */
 lf_err_t lf_verdict_verify(const lf_keyring_t *k, const lf_verdict_t *v,
                            char *errstr, size_t errstr_size);
+
+/* Observations are signed by the guards and executors that make them
+ * (observation.keys: a key set of its own, so that the planners, which
+ * verify them, hold no key that could sign an approval). */
+lf_err_t lf_observation_sign(const lf_keyring_t *k, lf_observation_t *o,
+                             uint8_t sig[LF_SIGNATURE_LEN], char *errstr,
+                             size_t errstr_size);
+lf_err_t lf_observation_verify(const lf_keyring_t *k, const lf_observation_t *o,
+                               char *errstr, size_t errstr_size);
 
 /* A new random key "dev-XXXXXXXX:<64 hex>" for an embedded stack. */
 lf_err_t lf_keyring_random_spec(char *out, size_t size);

@@ -6,6 +6,7 @@
 
 #include "executor_impl.h"
 #include "log.h"
+#include "sign.h"
 #include "util.h"
 
 /* An approval of the batch being handled. */
@@ -39,7 +40,10 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
       !(x->http = lf_http_actions_new(
             (size_t)lf_conf_get_int(conf, "executor.http.max.header.bytes"),
             errstr, errstr_size)) ||
+      !(x->obs_keys =
+            lf_keyring_load(conf, "observation", errstr, errstr_size)) ||
       !(x->redis = lf_redis_new(conf, errstr, errstr_size))) {
+    lf_keyring_destroy(x->obs_keys);
     lf_http_actions_destroy(x->http);
     lf_actions_destroy(x->actions);
     lf_exec_gate_destroy(x->gate);
@@ -54,6 +58,7 @@ static void executor_close(void *ctx) {
   executor_t *x = ctx;
   lf_exec_runs_free(x);
   lf_redis_destroy(x->redis);
+  lf_keyring_destroy(x->obs_keys);
   lf_actions_destroy(x->actions);
   lf_exec_gate_destroy(x->gate);
   free(x->jobs);

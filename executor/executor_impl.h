@@ -7,6 +7,7 @@
 #include "actions.h"
 #include "redis.h"
 #include "runstate.h"
+#include "sign.h"
 #include "verify.h"
 #include "worker.h"
 
@@ -53,6 +54,7 @@ typedef struct executor {
   lf_exec_gate_t *gate;
   lf_actions_t *actions;
   lf_http_actions_t *http;
+  lf_keyring_t *obs_keys; /* observations are signed with these */
   int64_t ttl_s, lease_ms, busy_poll_ms;
   size_t max_inflight;
   run_t *runs, **runs_end; /* every run here, in claim order */

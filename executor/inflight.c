@@ -148,7 +148,11 @@ lf_err_t lf_exec_observe(executor_t *x, const lf_verdict_t *v,
   o.observer = (char *)lf_worker_id(x->w);
   o.observed_at_ms = lf_now_ms();
   int kept = result_json || !result;
-  *obs = kept ? lf_proto_encode(&o.base, obs_len) : NULL;
+  uint8_t sig[LF_SIGNATURE_LEN];
+  char why[256];
+  *obs = kept && !lf_observation_sign(x->obs_keys, &o, sig, why, sizeof(why))
+             ? lf_proto_encode(&o.base, obs_len)
+             : NULL;
   lf_worker_count(x->w, "executions", 1);
   lf_worker_count(x->w, error[0] ? "executions_failed" : "executions_succeeded",
                   1);

@@ -34,6 +34,7 @@ typedef struct guard {
   lf_catalog_t *catalog;
   lf_redis_t *redis;
   lf_keyring_t *keys;
+  lf_keyring_t *obs_keys;    /* what observations are signed with */
   lf_approvers_t *approvers; /* whose signed decisions count */
   int64_t ttl_ms, approval_ttl_ms, verdict_ttl_ms;
   decision_t *d; /* per batch, reused */
@@ -64,6 +65,8 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   }
   if (!(g->catalog = lf_catalog_load(path, errstr, errstr_size)) ||
       !(g->keys = lf_keyring_new(conf, errstr, errstr_size)) ||
+      !(g->obs_keys =
+            lf_keyring_load(conf, "observation", errstr, errstr_size)) ||
       !(g->approvers = lf_approvers_new(conf, errstr, errstr_size)) ||
       !(g->redis = lf_redis_new(conf, errstr, errstr_size)))
     goto fail;
@@ -79,6 +82,7 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   return LF_OK;
 fail:
   lf_approvers_destroy(g->approvers);
+  lf_keyring_destroy(g->obs_keys);
   lf_keyring_destroy(g->keys);
   lf_catalog_destroy(g->catalog);
   free(g);
@@ -95,6 +99,7 @@ static void guard_close(void *ctx) {
   free(g->forget);
   lf_redis_destroy(g->redis);
   lf_approvers_destroy(g->approvers);
+  lf_keyring_destroy(g->obs_keys);
   lf_keyring_destroy(g->keys);
   lf_catalog_destroy(g->catalog);
   free(g);
@@ -319,8 +324,11 @@ static lf_err_t turn_back(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
   }
   o.error = error;
   lf_debug(lf_worker_id(g->w), "action %s: %s", a->action_id, error);
-  return lf_out_produce(out, m, LF_TOPIC_OBSERVATIONS, a->goal_id, &o.base,
-                        errstr, errstr_size);
+  uint8_t sig[LF_SIGNATURE_LEN];
+  lf_err_t err = lf_observation_sign(g->obs_keys, &o, sig, errstr, errstr_size);
+  return err ? err
+             : lf_out_produce(out, m, LF_TOPIC_OBSERVATIONS, a->goal_id,
+                              &o.base, errstr, errstr_size);
 }
 
 /* Another action under the id of one that waits for a human: refused, so

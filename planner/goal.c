@@ -224,8 +224,8 @@ int lf_goal_observe(json_t *state, const lf_observation_t *o,
   json_t *p = strcmp(lf_goal_status(state), "running")
                   ? NULL
                   : awaited(state, o->action_id, &left);
-  if (!p) /* repeats, late copies and strays move nothing */
-    return 0;
+  if (!p || (*o->action_name && strcmp(o->action_name, sget(p, "name"))))
+    return 0; /* repeats, late copies and strays move nothing */
   int ended = check_loop(state, p, o, errstr, errstr_size);
   if (ended)
     return ended < 0 ? -1 : LF_GOAL_PUBLISH;

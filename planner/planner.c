@@ -22,6 +22,7 @@
 #include "goal.h"
 #include "log.h"
 #include "redis.h"
+#include "sign.h"
 #include "store.h"
 #include "util.h"
 
@@ -46,6 +47,7 @@ typedef struct planner {
   const lf_planner_backend_t *be;
   void *bctx;
   lf_redis_t *redis;
+  lf_keyring_t *obs_keys; /* observations count only when signed by one */
   lf_goal_limits_t limits;
   int64_t ttl_s, lease_ms, publish_ms;
   size_t max_inflight;
@@ -89,10 +91,13 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
     free(p);
     return LF_ERR_INVALID;
   }
-  if (p->be->init(conf, &p->bctx, errstr, errstr_size) ||
+  if (!(p->obs_keys =
+            lf_keyring_load(conf, "observation", errstr, errstr_size)) ||
+      p->be->init(conf, &p->bctx, errstr, errstr_size) ||
       !(p->redis = lf_redis_new(conf, errstr, errstr_size))) {
     if (p->bctx)
       p->be->destroy(p->bctx);
+    lf_keyring_destroy(p->obs_keys);
     free(p);
     return LF_ERR_INVALID;
   }
@@ -278,6 +283,23 @@ static lf_err_t on_observation(planner_t *p, const lf_msg_t *m,
   return mark(p, s, bits);
 }
 
+/* Only what a guard or an executor observed moves a goal: an observation
+ * not signed with an observation key goes to dlq (a security event,
+ * counted) and is not seen. 0 when it is refused (*err: dead-lettering
+ * failed). */
+static int genuine(planner_t *p, const lf_msg_t *m, lf_out_t *out,
+                   lf_err_t *err, char *errstr, size_t errstr_size) {
+  char why[300], reason[400];
+  const lf_observation_t *o = (const lf_observation_t *)m->pb;
+  if (!lf_observation_verify(p->obs_keys, o, why, sizeof(why)))
+    return 1;
+  snprintf(reason, sizeof(reason), "observation of %s refused: %s",
+           o->action_id, why);
+  lf_worker_count(p->w, "observations_refused", 1);
+  *err = lf_out_dead_letter(out, m, reason, errstr, errstr_size);
+  return 0;
+}
+
 static const char *msg_goal_id(const lf_msg_t *m) {
   return m->topic == LF_TOPIC_GOALS
              ? ((const lf_goal_t *)m->pb)->goal_id
@@ -321,6 +343,8 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
   for (size_t i = 0; i < n && !err; i++)
     err = msgs[i].topic == LF_TOPIC_GOALS
               ? on_goal(p, &msgs[i], of[i], errstr, errstr_size)
+          : !genuine(p, &msgs[i], out, &err, errstr, errstr_size)
+              ? err
               : on_observation(p, &msgs[i], of[i], errstr, errstr_size);
   free(of);
   return err ? err : publish(p, out, errstr, errstr_size);
@@ -568,6 +592,7 @@ static void planner_close(void *ctx) {
   free(p->replies);
   p->be->destroy(p->bctx);
   lf_redis_destroy(p->redis);
+  lf_keyring_destroy(p->obs_keys);
   free(p);
 }
 

@@ -309,8 +309,16 @@ def check_compose(uid):
     keys = svc["guard"]["environment"].get("LAMFLEET_SIGNING_KEYS_FILE", "")
     check(keys == "/run/secrets/signing_keys" and "signing_keys" in c["secrets"],
           where, "the signing keys are not the signing_keys secret")
+    obs = svc["planner"]["environment"].get("LAMFLEET_OBSERVATION_KEYS_FILE", "")
+    check(obs == "/run/secrets/observation_keys" and
+          "observation_keys" in c["secrets"], where,
+          "the observation keys are not the observation_keys secret")
+    appr = svc["guard"]["environment"].get("LAMFLEET_APPROVERS_FILE")
+    check(appr in targets, where, "LAMFLEET_APPROVERS_FILE is not a mounted config")
     ignored = open(os.path.join(SRC, ".gitignore")).read()
-    check("signing.keys" in ignored, ".gitignore", "signing.keys files not ignored")
+    for f in ("signing.keys", "observation.keys"):
+        check(f"deploy/compose/{f}" in ignored and f"deploy/k8s/{f}" in ignored,
+              ".gitignore", f"{f} files not ignored")
     # The topics job's flags are the CLI's (the mock cluster never answers
     # CreateTopics: 3 after the timeout, never 2, a usage error).
     return cmd[1:]
@@ -406,7 +414,8 @@ def check_k8s(uid):
             check(ports.get(g.get("port"), g.get("port")) == PORT, where,
                   f"{probe} port is not metrics.port {PORT}")
         files = {}
-        for var in ("LAMFLEET_GUARD_CATALOG", "LAMFLEET_SIGNING_KEYS_FILE"):
+        for var in ("LAMFLEET_GUARD_CATALOG", "LAMFLEET_SIGNING_KEYS_FILE",
+                    "LAMFLEET_OBSERVATION_KEYS_FILE", "LAMFLEET_APPROVERS_FILE"):
             if var in env:
                 f = mounted_file(kust, pod, c, env[var], where)
                 if f:
@@ -414,6 +423,14 @@ def check_k8s(uid):
         if kind in ("guard", "executor"):
             check("LAMFLEET_SIGNING_KEYS_FILE" in files, where,
                   "no signing keys from the Secret")
+        else:  # a planner with the signing keys could approve anything
+            check("LAMFLEET_SIGNING_KEYS_FILE" not in env, where,
+                  "a planner must not hold the signing keys")
+        check("LAMFLEET_OBSERVATION_KEYS_FILE" in files, where,
+              "no observation keys from the Secret")
+        if kind == "guard":
+            check("LAMFLEET_APPROVERS_FILE" in files, where,
+                  "no approvers from the ConfigMap")
         if kind == "executor" and "LAMFLEET_GUARD_CATALOG" in files:
             lint_catalog(files["LAMFLEET_GUARD_CATALOG"],
                          dict(os.environ, **env), where)
@@ -468,10 +485,11 @@ def get(port, path):
         return None, ""
 
 
-def start_dev(keys):
+def start_dev(keys, obs_keys):
     log = tempfile.NamedTemporaryFile("w+", prefix="lamfleet-dev-", delete=False)
     dev = subprocess.Popen([CLI, "-X", "metrics.port=-1", "-X",
-                            f"signing.keys.file={keys}", "dev"],
+                            f"signing.keys.file={keys}", "-X",
+                            f"observation.keys.file={obs_keys}", "dev"],
                            stdout=log, stderr=subprocess.STDOUT)
     for _ in range(300):
         text = open(log.name).read()
@@ -536,7 +554,9 @@ def main():
     print(f"files checked in {time.monotonic() - t0:.1f} s")
     with tempfile.NamedTemporaryFile("w", suffix=".keys", delete=False) as k:
         k.write("deploy-check:" + os.urandom(32).hex() + "\n")
-    dev, bs, redis = start_dev(k.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".keys", delete=False) as o:
+        o.write("deploy-check-obs:" + os.urandom(32).hex() + "\n")
+    dev, bs, redis = start_dev(k.name, o.name)
     try:
         r = run(CLI, "-b", bs, *topics_args, "--timeout", "1")
         check(r.returncode == 3 and "CreateTopics" in r.stderr,
@@ -547,6 +567,8 @@ def main():
                 env = dict(env)
                 if "LAMFLEET_SIGNING_KEYS_FILE" in files:
                     files = dict(files, LAMFLEET_SIGNING_KEYS_FILE=k.name)
+                if "LAMFLEET_OBSERVATION_KEYS_FILE" in files:
+                    files = dict(files, LAMFLEET_OBSERVATION_KEYS_FILE=o.name)
                 start_as_manifest(name, kind, exe, env, files, grace, bs, redis)
     finally:
         dev.send_signal(signal.SIGINT)
@@ -555,6 +577,7 @@ def main():
         except subprocess.TimeoutExpired:
             dev.kill()
         os.unlink(k.name)
+        os.unlink(o.name)
         shutil.rmtree(TOP, ignore_errors=True)
     for p in problems:
         print(p, file=sys.stderr)

@@ -15,9 +15,10 @@ S2=planted-signing-secret-9a7b3c0d1e2f3a4b5c6d7e8f
 S3=planted-short-1e2
 S4=planted-redis-pw-ace0b1
 S5=sk-planted-api-key-77d1
+S6=planted-observation-secret-0b1c2d3e4f5a6b7c8d9e0f1a
 fail() { echo "FAIL: $*"; exit 1; }
 leaks() { # FILE: fails when it holds any planted secret
-  for s in $S1 $S2 $S3 $S4 $S5; do
+  for s in $S1 $S2 $S3 $S4 $S5 $S6; do
     if grep -q -- "$s" "$1"; then
       echo "secret $s leaked in:"; cat "$1"; exit 1
     fi
@@ -39,6 +40,7 @@ leaks "$dir/b"
 # lamfleet dev with a signing key given to it: the banner names its id;
 # the logs and /metrics show neither it nor the API key
 OPENAI_API_KEY=$S5 "$LAMFLEET" -X metrics.port=-1 -X "signing.keys=k1:$S2" \
+  -X "observation.keys=o1:$S6" \
   -X log.level=debug dev >"$dir/d" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
@@ -46,6 +48,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 grep -q 'signing.keys  *ids k1' "$dir/d" || { cat "$dir/d"; fail "the banner does not name the key id"; }
+grep -q 'observation.keys  *ids o1' "$dir/d" || { cat "$dir/d"; fail "the banner does not name the observation key id"; }
 bs=$(awk '/kafka.bootstrap.servers/ {print $2}' "$dir/d")
 redis=$(awk '/redis.url/ {print $2}' "$dir/d")
 # guards with passwords in their Redis settings: one whose Redis does not
@@ -53,11 +56,13 @@ redis=$(awk '/redis.url/ {print $2}' "$dir/d")
 # show the address and the refusal only
 OPENAI_API_KEY=$S5 timeout -s TERM 4 "$GUARD" -b "$bs" -X metrics.port=0 -X guard.group.id=secrets \
   -X "redis.url=redis://:$S1@127.0.0.1:1" -X "signing.keys=k1:$S2" \
+  -X "observation.keys=o1:$S6" \
   -X log.level=debug >"$dir/c" 2>&1
 grep -q 'redis 127.0.0.1:1' "$dir/c" || { cat "$dir/c"; fail "no Redis error logged"; }
 leaks "$dir/c"
 timeout -s TERM 4 "$GUARD" -b "$bs" -X metrics.port=0 -X guard.group.id=secrets -X "redis.url=$redis" \
-  -X "redis.password=$S4" -X "signing.keys=k1:$S2" -X log.level=debug \
+  -X "redis.password=$S4" -X "signing.keys=k1:$S2" -X "observation.keys=o1:$S6" \
+  -X log.level=debug \
   >"$dir/c2" 2>&1
 grep -q 'AUTH' "$dir/c2" || { cat "$dir/c2"; fail "no AUTH refusal logged"; }
 leaks "$dir/c2"

@@ -218,7 +218,7 @@ int lf_test_run(Suite *s) {
 pid_t lf_test_spawn(lf_test_env_t *env, const char *path,
                     const char *const *settings) {
   enum { MAX_ARGS = 64 };
-  char redis[512], keys[1024], approvers[1024];
+  char redis[512], keys[1024], approvers[1024], obs_keys[1024];
   const char *argv[MAX_ARGS + 1];
   int n = 0;
   snprintf(redis, sizeof(redis), "redis.url=%s",
@@ -227,10 +227,13 @@ pid_t lf_test_spawn(lf_test_env_t *env, const char *path,
            lf_conf_get(env->conf, "signing.keys"));
   snprintf(approvers, sizeof(approvers), "approvers=%s",
            lf_conf_get(env->conf, "approvers"));
+  snprintf(obs_keys, sizeof(obs_keys), "observation.keys=%s",
+           lf_conf_get(env->conf, "observation.keys"));
   const char *const fixed[] = {"-b", lf_stack_bootstraps(env->stack),
                                "-X", redis,
                                "-X", keys,
                                "-X", approvers,
+                               "-X", obs_keys,
                                "-X", "metrics.port=0",
                                "-X", "kafka.session.timeout.ms=6000",
                                "-X", "log.level=error"};

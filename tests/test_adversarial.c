@@ -655,6 +655,76 @@ START_TEST(human_approvals_cannot_be_forged_swapped_or_replayed) {
 }
 END_TEST
 
+/* ---- forged observations --------------------------------------------- */
+
+static void observe_as(lf_test_env_t *env, const lf_keyring_t *k,
+                       const char *goal_id, const char *action_name) {
+  char action_id[64];
+  uint8_t sig[LF_SIGNATURE_LEN];
+  snprintf(action_id, sizeof(action_id), "%s:0", goal_id);
+  lf_observation_t o = LF_OBSERVATION_INIT;
+  o.goal_id = (char *)goal_id;
+  o.action_id = action_id;
+  o.action_name = (char *)action_name;
+  o.status = LF_OBS_SUCCEEDED;
+  o.result_json = "{\"dropped\":true}";
+  o.observer = "executor-forged";
+  o.observed_at_ms = lf_now_ms();
+  if (k)
+    ck_assert_int_eq(lf_observation_sign(k, &o, sig, errstr, sizeof(errstr)),
+                     LF_OK);
+  lf_test_produce(env, LF_TOPIC_OBSERVATIONS, goal_id, &o.base);
+}
+
+/* Only observations signed by a guard's or an executor's observation key
+ * move a goal: a forged SUCCEEDED (unsigned, or signed by another key)
+ * for an action no executor ran goes to dlq and completes nothing. */
+START_TEST(forged_observations_complete_nothing) {
+  lf_test_env_t env;
+  lf_test_env_start(&env, 1u << LF_KIND_PLANNER); /* nobody else answers */
+  char goal[37];
+  lf_test_submit(&env, "drop database prod", "acme", goal);
+  lf_test_records_t p =
+      lf_test_read(&env, LF_TOPIC_PROPOSED, 1, 30000, lf_test_match_goal, goal);
+  ck_assert_uint_eq(p.n, 1);
+  lf_test_records_free(&p);
+  lf_conf_t *other = lf_conf_new();
+  ck_assert_ptr_nonnull(other);
+  ck_assert_int_eq(lf_conf_set(other, "observation.keys",
+                               "mallory:0123456789abcdef0123456789abcdef0123",
+                               errstr, sizeof(errstr)),
+                   LF_OK);
+  lf_keyring_t *theirs =
+      lf_keyring_load(other, "observation", errstr, sizeof(errstr));
+  ck_assert_msg(theirs != NULL, "%s", errstr);
+  observe_as(&env, NULL, goal, "drop_database");
+  observe_as(&env, theirs, goal, "drop_database");
+  lf_test_records_t dlq =
+      lf_test_read(&env, LF_TOPIC_DLQ, 2, 30000, lf_test_match_goal, goal);
+  ck_assert_uint_eq(dlq.n, 2);
+  ck_assert_ptr_nonnull(dead_letter_with(&dlq, "refused: not signed"));
+  ck_assert_ptr_nonnull(
+      dead_letter_with(&dlq, "refused: signed with unknown key \"mallory\""));
+  lf_test_records_free(&dlq);
+  lf_test_records_t res =
+      lf_test_read(&env, LF_TOPIC_RESULTS, 1, 2000, lf_test_match_goal, goal);
+  ck_assert_uint_eq(res.n, 0);
+  lf_test_records_free(&res);
+  /* one signed with the fleet's observation key is taken */
+  lf_keyring_t *ours =
+      lf_keyring_load(env.conf, "observation", errstr, sizeof(errstr));
+  ck_assert_msg(ours != NULL, "%s", errstr);
+  observe_as(&env, ours, goal, "drop_database");
+  lf_result_t *r = result_of(&env, goal, &res);
+  ck_assert_int_eq(r->status, LF_RESULT_COMPLETED);
+  lf_test_records_free(&res);
+  lf_keyring_destroy(ours);
+  lf_keyring_destroy(theirs);
+  lf_conf_destroy(other);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("adversarial");
   TCase *tc = tcase_create("adversarial");
@@ -666,6 +736,7 @@ int main(void) {
   tcase_add_test(tc, tenants_never_share_keys);
   tcase_add_test(tc, a_goal_id_is_one_tenants);
   tcase_add_test(tc, human_approvals_cannot_be_forged_swapped_or_replayed);
+  tcase_add_test(tc, forged_observations_complete_nothing);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
