@@ -56,6 +56,11 @@ typedef struct lf_handler {
    * act only after it (lf_out_wait); errors are logged. */
   lf_err_t (*idle)(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
                    char *errstr, size_t errstr_size);
+  /* Optional: how much of the handler's own work is in flight (e.g. calls
+   * running here). A revoke forgets deferred records, not this work, so a
+   * stop waits for it too (worker.drain.timeout.ms): it finishes here
+   * rather than being cut off and done again by the next owner. */
+  size_t (*busy)(void *ctx);
   void (*close)(void *ctx);
 } lf_handler_t;
 
@@ -113,6 +118,12 @@ void lf_worker_gauge(lf_worker_t *w, const char *name, int64_t value);
 
 /* Waits until everything produced through out is acknowledged. */
 lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size);
+/* Waits at most timeout_ms: *done says whether everything is
+ * acknowledged; an error only for records the brokers refused. For a
+ * handler that keeps its own I/O going while it waits (an answer that
+ * arrives meanwhile must not time out). */
+lf_err_t lf_out_wait_some(lf_out_t *out, int timeout_ms, int *done,
+                          char *errstr, size_t errstr_size);
 
 /* Produces m to topic, keyed by key, traced as a child of cause. */
 lf_err_t lf_out_produce(lf_out_t *out, const lf_msg_t *cause, lf_topic_t topic,

@@ -104,6 +104,8 @@ struct lf_worker {
   part_t *parts; /* partitions with something to commit, or deferred */
   size_t nparts, parts_cap;
   int64_t last_commit_ms;
+  int idle_warned;        /* the handler's idle failing: how often */
+  int64_t idle_warned_ms; /* since the last warning (monotonic) */
   counter_t counters[MAX_COUNTERS];
   atomic_int ncounters;
   pthread_mutex_t counters_lock; /* adding counters, histograms, gauges */

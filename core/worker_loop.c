@@ -192,6 +192,21 @@ lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size) {
   return wait_delivery(out->w, errstr, errstr_size);
 }
 
+lf_err_t lf_out_wait_some(lf_out_t *out, int timeout_ms, int *done,
+                          char *errstr, size_t errstr_size) {
+  int64_t until = lf_monotonic_ms() + timeout_ms;
+  do
+    rd_kafka_flush(out->w->producer, out->outstanding > 0 ? 10 : 0);
+  while (out->outstanding > 0 && lf_monotonic_ms() < until);
+  *done = out->outstanding <= 0;
+  if (out->failed) {
+    snprintf(errstr, errstr_size, "%d record(s) not delivered, first: %s",
+             out->failed, out->first_error);
+    return out->failed == out->record_faults ? LF_ERR_RECORD : LF_ERR_KAFKA;
+  }
+  return LF_OK;
+}
+
 /* Commits the batch, short of what handlers deferred. */
 static lf_err_t commit(lf_worker_t *w, rd_kafka_message_t *const *batch,
                        size_t n, char *errstr, size_t errstr_size) {
@@ -325,6 +340,25 @@ static void tick(lf_worker_t *w, int64_t *next) {
     lf_warn(w->id, "tick: %s", why);
 }
 
+/* A failure that repeats (Redis down) is logged when it starts and then
+ * once every few seconds with how often it happened, not at every turn. */
+#define WARN_EVERY_MS 5000
+
+static void warn_repeated(lf_worker_t *w, const char *why) {
+  int64_t now = lf_monotonic_ms();
+  if (w->idle_warned && now - w->idle_warned_ms < WARN_EVERY_MS) {
+    w->idle_warned++;
+    return;
+  }
+  if (w->idle_warned > 1)
+    lf_warn(w->id, "idle: %s (%d times in %lld s)", why, w->idle_warned,
+            (long long)((now - w->idle_warned_ms) / 1000));
+  else
+    lf_warn(w->id, "idle: %s", why);
+  w->idle_warned = 1;
+  w->idle_warned_ms = now;
+}
+
 /* The handler's own I/O, waiting only when no records are known to be
  * waiting (after a partial batch the consumer queue is empty, so the next
  * record writes to the wake pipe). */
@@ -338,7 +372,7 @@ static void idle(lf_worker_t *w, int timeout) {
   if (!err)
     err = wait_delivery(w, why, sizeof(why));
   if (err)
-    lf_warn(w->id, "idle: %s", why);
+    warn_repeated(w, why);
   /* Completions are committed together, a few times a second. */
   if (lf_monotonic_ms() - w->last_commit_ms >= 100)
     lf_defer_commit(w, 1);
@@ -377,6 +411,10 @@ static int apply_pause(lf_worker_t *w) {
   return !w->want_pause || w->paused;
 }
 
+static size_t busy(lf_worker_t *w) {
+  return w->h->busy ? w->h->busy(w->ctx) : 0;
+}
+
 /* Stopping: no new records; what handlers deferred gets its time to
  * finish (worker.drain.timeout.ms) and is committed. What is left is
  * fetched again by whoever takes the partitions. */
@@ -384,15 +422,16 @@ static void drain(lf_worker_t *w) {
   int64_t until =
       lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.drain.timeout.ms");
   w->want_pause = 1;
-  while (w->h->idle && lf_worker_deferred(w) && lf_monotonic_ms() < until) {
+  while (w->h->idle && (lf_worker_deferred(w) || busy(w)) &&
+         lf_monotonic_ms() < until) {
     idle(w, 50);
     rd_kafka_poll(w->producer, 0);
   }
-  if (lf_worker_deferred(w))
+  if (lf_worker_deferred(w) || busy(w))
     lf_warn(w->id,
-            "stopping with %zu record(s) unfinished: they will be "
-            "handled again",
-            lf_worker_deferred(w));
+            "stopping with %zu record(s) and %zu call(s) unfinished: they "
+            "will be handled again",
+            lf_worker_deferred(w), busy(w));
   lf_defer_commit(w, 0);
 }
 

@@ -84,10 +84,11 @@ static json_t *render_string(const char *s, const json_t *args, char *errstr,
     p = open + n + 2;
   }
   json_t *out = json_stringn(buf, len);
-  free(buf);
-  if (out)
+  if (out) {
+    free(buf);
     return out;
-nomem:
+  }
+nomem: /* one free of buf, on every path */
   free(buf);
   snprintf(errstr, errstr_size, "out of memory");
   return NULL;

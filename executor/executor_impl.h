@@ -39,9 +39,10 @@ typedef struct run {
   json_t *args;
   uint8_t *obs; /* RUN_READY */
   size_t obs_len;
-  int store;  /* observed here: to store under the claim's fence */
-  int stored; /* stored (or dropped as stale): publish only */
-  int stale;  /* taken over meanwhile: its new executor publishes */
+  int store;     /* observed here: to store under the claim's fence */
+  int stored;    /* stored (or dropped as stale): publish only */
+  int stale;     /* taken over meanwhile: its new executor publishes */
+  int published; /* its observation is out, waiting for the brokers */
   waiter_t *waiters;
   size_t nwaiters, wcap;
 } run_t;
@@ -55,7 +56,8 @@ typedef struct executor {
   lf_actions_t *actions;
   lf_http_actions_t *http;
   lf_keyring_t *obs_keys; /* observations are signed with these */
-  int64_t ttl_s, lease_ms, busy_poll_ms;
+  int64_t ttl_s, lease_ms, busy_poll_ms, flush_timeout_ms;
+  int64_t backoff_ms, retry_at_ms; /* Redis or brokers failing: wait */
   size_t max_inflight;
   run_t *runs, **runs_end; /* every run here, in claim order */
   size_t nruns;

@@ -430,6 +430,30 @@ static int settle_due(const executor_t *x, int64_t *due_ms) {
           lf_monotonic_ms() >= *due_ms);
 }
 
+/* Waits for the brokers to acknowledge what was published, driving the
+ * calls in flight meanwhile: with a broker down for seconds, answers that
+ * arrive are taken (their runs become ready, for the next settle) instead
+ * of timing out unread. */
+static lf_err_t await_brokers(executor_t *x, lf_out_t *out, char *errstr,
+                              size_t errstr_size) {
+  int64_t until = lf_monotonic_ms() + x->flush_timeout_ms;
+  int done = 0;
+  lf_err_t err = LF_OK;
+  while (!err && !done) {
+    if ((err = lf_out_wait_some(out, 20, &done, errstr, errstr_size)) || done)
+      break;
+    if (lf_monotonic_ms() >= until) {
+      snprintf(errstr, errstr_size, "observations not acknowledged in time");
+      return LF_ERR_TIMEOUT;
+    }
+    if (lf_http_actions_step(x->http, -1, 0, on_call, x)) {
+      snprintf(errstr, errstr_size, "HTTP actions: libcurl failed");
+      return LF_ERR_IO;
+    }
+  }
+  return err;
+}
+
 /* Ready runs: stored, published, acknowledged, and then their records
  * completed. Any failure leaves them ready for the next try. */
 static lf_err_t settle(executor_t *x, lf_out_t *out, char *errstr,
@@ -442,20 +466,26 @@ static lf_err_t settle(executor_t *x, lf_out_t *out, char *errstr,
   for (run_t *r = x->runs; !err && r; r = r->next)
     if (r->phase == RUN_READY) {
       any = 1;
+      r->published = 1;
       err = publish(x, r, out, errstr, errstr_size);
     }
   if (!err && any)
-    err = lf_out_wait(out, errstr, errstr_size);
+    err = await_brokers(x, out, errstr, errstr_size);
   if (err == LF_ERR_NOMEM && !errstr[0])
     snprintf(errstr, errstr_size, "out of memory");
-  if (err || !any)
+  if (err || !any) {
+    for (run_t *r = x->runs; r; r = r->next)
+      r->published = 0; /* published again on the next try */
     return err;
+  }
+  size_t done = 0;
   for (run_t **p = &x->runs; *p;) {
     run_t *r = *p;
-    if (r->phase != RUN_READY) {
+    if (r->phase != RUN_READY || !r->published) {
       p = &r->next;
       continue;
     }
+    done++;
     for (size_t i = 0; i < r->nwaiters; i++)
       lf_worker_complete(x->w, r->waiters[i].token);
 
@@ -463,7 +493,7 @@ static lf_err_t settle(executor_t *x, lf_out_t *out, char *errstr,
     x->nruns--;
     run_free(r);
   }
-  x->nready = 0;
+  x->nready -= done; /* what became ready meanwhile waits for the next */
   x->runs_end = &x->runs;
   while (*x->runs_end)
     x->runs_end = &(*x->runs_end)->next;
@@ -487,23 +517,46 @@ static int wait_ms(const executor_t *x, int timeout_ms) {
   return timeout_ms < 0 ? 0 : timeout_ms;
 }
 
+/* After Redis or the brokers failed, their work waits (doubling up to
+ * 2 s) while the calls in flight go on: an outage costs no spinning. */
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 2000
+
+static void backoff(executor_t *x, lf_err_t err) {
+  if (!err) {
+    x->backoff_ms = 0;
+    return;
+  }
+  x->backoff_ms = x->backoff_ms ? x->backoff_ms * 2 : BACKOFF_MIN_MS;
+  if (x->backoff_ms > BACKOFF_MAX_MS)
+    x->backoff_ms = BACKOFF_MAX_MS;
+  x->retry_at_ms = lf_monotonic_ms() + x->backoff_ms;
+}
+
 lf_err_t lf_exec_runs_idle(executor_t *x, int wake_fd, int timeout_ms,
                            lf_out_t *out, char *errstr, size_t errstr_size) {
-  lf_err_t err = recheck(x, errstr, errstr_size);
-  if (!err)
+  int64_t now = lf_monotonic_ms();
+  int waiting = x->backoff_ms && now < x->retry_at_ms;
+  lf_err_t err = waiting ? LF_OK : recheck(x, errstr, errstr_size);
+  if (!err && !waiting)
     err = renew(x, errstr, errstr_size);
   lf_exec_runs_start(x);
-  if (lf_http_actions_step(x->http, wake_fd, wait_ms(x, timeout_ms), on_call,
-                           x) &&
-      !err) {
+  int wait = waiting || err ? (int)(x->retry_at_ms > now ? x->retry_at_ms - now
+                                                         : BACKOFF_MIN_MS)
+                            : wait_ms(x, timeout_ms);
+  if (wait > timeout_ms)
+    wait = timeout_ms;
+  if (lf_http_actions_step(x->http, wake_fd, wait, on_call, x) && !err) {
     snprintf(errstr, errstr_size, "HTTP actions: libcurl failed");
     err = LF_ERR_IO;
   }
   lf_exec_runs_start(x);
   wake_waiting(x);
-  if (!err)
+  if (!err && !waiting)
     err = settle(x, out, errstr, errstr_size);
   lf_exec_runs_start(x);
+  if (!waiting)
+    backoff(x, lf_err_is_infra(err) ? err : LF_OK);
   return err;
 }
 

@@ -429,7 +429,8 @@ size_t lf_catalog_lint(const char *path, lf_catalog_problem_fn fn,
 void lf_catalog_destroy(lf_catalog_t *cat) {
   if (!cat)
     return;
-  for (size_t i = 0; i < cat->n; i++) {
+  /* actions is NULL when its allocation failed: n says what was asked */
+  for (size_t i = 0; cat->actions && i < cat->n; i++) {
     lf_catalog_action_t *a = &cat->actions[i];
     lf_schema_destroy(a->schema);
     for (size_t k = 0; k < a->ndeny; k++)

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "llm_server.h"
+#include "redis.h"
+#include "redis_server.h"
 #include "runstate.h"
 #include "sign.h"
 #include "support.h"
@@ -656,6 +658,98 @@ START_TEST(actions_in_flight_are_capped) {
 }
 END_TEST
 
+/* An executor stopped (SIGTERM) just after a rebalance took partitions
+ * from it lets its calls in flight finish and publishes them before it
+ * leaves; its successor waits for those runs instead of calling again once
+ * their leases lapse: every key is called once. */
+START_TEST(a_rebalance_then_sigterm_calls_nothing_twice) {
+  http_fixture_t h;
+  char errstr[512], goal[32];
+  const char *const extra[] = {"kafka.session.timeout.ms=6000",
+                               "executor.lease.ms=3000", NULL};
+  approval_t p;
+  int status = 0;
+  enum { N = 8 };
+  http_start(&h, 0, extra);
+  pid_t child = spawn_executor(&h.env, h.path);
+  /* answers from 4 s to 8.9 s (within refund_invoice's default 10 s
+   * timeout): whichever partitions stay with the first executor after
+   * the rebalance, some calls of the others outlast theirs */
+  for (int i = 0; i < N; i++)
+    lf_llm_server_push(h.srv, 201, "{\"refunded\":true}", 4000 + 700 * i, NULL);
+  for (int i = 0; i < N; i++) {
+    char args[64];
+    snprintf(goal, sizeof(goal), "x-rb-%d", i);
+    snprintf(args, sizeof(args), "{\"invoice_id\":\"INV-%d\",\"amount\":1}",
+             100 + i);
+    send_approved(&h, &p, goal, "refund_invoice", args);
+  }
+  for (int i = 0; i < 600 && lf_llm_server_total(h.srv) < N; i++)
+    usleep(20000);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), N);
+  /* a second executor joins: the first one's partitions are revoked */
+  ck_assert_int_eq(lf_stack_start_worker(h.env.stack, LF_KIND_EXECUTOR, errstr,
+                                         sizeof(errstr)),
+                   LF_OK);
+  lf_worker_t *w = lf_stack_worker(h.env.stack, LF_KIND_EXECUTOR);
+  /* the group rebalances: the first one's partitions are revoked, some
+   * come back; the runs of the others were forgotten as records */
+  for (int i = 0; i < 400 && !lf_worker_assigned(w); i++)
+    usleep(20000);
+  ck_assert_int_gt(lf_worker_assigned(w), 0);
+  kill(child, SIGTERM); /* calls still in flight there */
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d",
+                status);
+  for (int i = 0; i < N; i++) {
+    lf_test_records_t r;
+    snprintf(goal, sizeof(goal), "x-rb-%d", i);
+    lf_observation_t *o = observation(&h.env, goal, 1, &r);
+    ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s: %s", goal, o->error);
+    lf_test_records_free(&r);
+  }
+  sleep(4); /* past the leases: nothing is taken over and called again */
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), N);
+  ck_assert_uint_eq(lf_worker_counter(w, "runs_taken_over"), 0);
+  http_stop(&h);
+}
+END_TEST
+
+/* Redis goes away while a call is in flight: the answer that arrives is
+ * kept (not turned into a timeout), the executor backs off instead of
+ * spinning on Redis, and once Redis is back the run is stored and
+ * published, the server called once. */
+START_TEST(a_redis_outage_costs_no_spinning) {
+  http_fixture_t h;
+  char errstr[512];
+  lf_test_records_t r;
+  approval_t p;
+  uint64_t conn0, conn1, reply;
+  http_start(&h, EXECUTOR, NULL);
+  lf_redis_server_t *rs = lf_stack_redis_server(h.env.stack);
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"late\"}", 1000, NULL);
+  send_approved(&h, &p, "x-outage", "pay_invoice",
+                "{\"invoice_id\":\"INV-77\",\"amount\":1}");
+  for (int i = 0; i < 600 && !lf_llm_server_total(h.srv); i++)
+    usleep(10000);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 1);
+  ck_assert_int_eq(lf_redis_server_kill(rs), LF_OK);
+  lf_redis_errors(&conn0, &reply);
+  sleep(3); /* the answer comes at 1 s; Redis stays away for 3 */
+  lf_redis_errors(&conn1, &reply);
+  ck_assert_int_eq(lf_redis_server_restart(rs, errstr, sizeof(errstr)), LF_OK);
+  /* backing off (20 ms doubling to 2 s) makes a handful of attempts */
+  ck_assert_msg(conn1 - conn0 < 50, "%llu Redis connection errors in 3 s",
+                (unsigned long long)(conn1 - conn0));
+  lf_observation_t *o = observation(&h.env, "x-outage", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  ck_assert_ptr_nonnull(strstr(o->result_json, "late"));
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 1);
+  http_stop(&h);
+}
+END_TEST
+
 /* What a server sends back is its business, but it must not stop the
  * fleet: a body larger than a record is cut so that the observation fits
  * (status and headers kept, "truncated"), bytes that are not UTF-8 are
@@ -743,6 +837,8 @@ int main(void) {
   tcase_add_test(tc, actions_in_flight_are_capped);
   tcase_add_test(tc, sigterm_drains_calls_in_flight);
   tcase_add_test(tc, responses_are_observed_within_a_record);
+  tcase_add_test(tc, a_rebalance_then_sigterm_calls_nothing_twice);
+  tcase_add_test(tc, a_redis_outage_costs_no_spinning);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
