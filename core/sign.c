@@ -288,8 +288,8 @@ lf_err_t lf_observation_sign(const lf_keyring_t *k, lf_observation_t *o,
                              uint8_t sig[LF_SIGNATURE_LEN], char *errstr,
                              size_t errstr_size) {
   size_t len = 0;
-  lf_err_t err = mac_bytes(k->signer, observation_bytes(o, &len), len, sig,
-                           errstr, errstr_size);
+  char *bytes = observation_bytes(o, &len); /* len is set here: before use */
+  lf_err_t err = mac_bytes(k->signer, bytes, len, sig, errstr, errstr_size);
   if (err)
     return err;
   o->signature_key_id = (char *)k->signer->id;
@@ -298,31 +298,39 @@ lf_err_t lf_observation_sign(const lf_keyring_t *k, lf_observation_t *o,
   return LF_OK;
 }
 
-lf_err_t lf_observation_verify(const lf_keyring_t *k, const lf_observation_t *o,
-                               char *errstr, size_t errstr_size) {
+/* The one check behind every verify: a signature by key_id over bytes
+ * (malloc'ed here, freed here), made with a loaded key. */
+static lf_err_t verify_bytes(const lf_keyring_t *k, const char *key_id,
+                             const ProtobufCBinaryData *sig, char *bytes,
+                             size_t len, char *errstr, size_t errstr_size) {
   uint8_t want[LF_SIGNATURE_LEN];
-  size_t len = 0;
-  const key_t_ *key;
-  if (!o->signature.len || !*o->signature_key_id) {
-    snprintf(errstr, errstr_size, "not signed");
+  const key_t_ *key = *key_id ? find_key(k, key_id) : NULL;
+  if (!sig->len || !*key_id || !key) {
+    free(bytes);
+    if (!sig->len || !*key_id)
+      snprintf(errstr, errstr_size, "not signed");
+    else
+      snprintf(errstr, errstr_size, "signed with unknown key \"%s\"", key_id);
     return LF_ERR_INVALID;
   }
-  if (!(key = find_key(k, o->signature_key_id))) {
-    snprintf(errstr, errstr_size, "signed with unknown key \"%s\"",
-             o->signature_key_id);
-    return LF_ERR_INVALID;
-  }
-  lf_err_t err = mac_bytes(key, observation_bytes(o, &len), len, want, errstr,
-                           errstr_size);
+  lf_err_t err = mac_bytes(key, bytes, len, want, errstr, errstr_size);
   if (err)
     return err;
-  if (o->signature.len != LF_SIGNATURE_LEN ||
-      CRYPTO_memcmp(want, o->signature.data, LF_SIGNATURE_LEN)) {
+  if (sig->len != LF_SIGNATURE_LEN ||
+      CRYPTO_memcmp(want, sig->data, LF_SIGNATURE_LEN)) {
     snprintf(errstr, errstr_size, "signature does not match (key \"%s\")",
              key->id);
     return LF_ERR_INVALID;
   }
   return LF_OK;
+}
+
+lf_err_t lf_observation_verify(const lf_keyring_t *k, const lf_observation_t *o,
+                               char *errstr, size_t errstr_size) {
+  size_t len = 0;
+  char *bytes = observation_bytes(o, &len);
+  return verify_bytes(k, o->signature_key_id, &o->signature, bytes, len, errstr,
+                      errstr_size);
 }
 
 lf_err_t lf_verdict_sign(const lf_keyring_t *k, lf_verdict_t *v,
@@ -339,27 +347,10 @@ lf_err_t lf_verdict_sign(const lf_keyring_t *k, lf_verdict_t *v,
 
 lf_err_t lf_verdict_verify(const lf_keyring_t *k, const lf_verdict_t *v,
                            char *errstr, size_t errstr_size) {
-  uint8_t want[LF_SIGNATURE_LEN];
-  const key_t_ *key = NULL;
-  if (!v->signature.len || !*v->signature_key_id) {
-    snprintf(errstr, errstr_size, "not signed");
-    return LF_ERR_INVALID;
-  }
-  if (!(key = find_key(k, v->signature_key_id))) {
-    snprintf(errstr, errstr_size, "signed with unknown key \"%s\"",
-             v->signature_key_id);
-    return LF_ERR_INVALID;
-  }
-  lf_err_t err = mac(key, v, NULL, want, errstr, errstr_size);
-  if (err)
-    return err;
-  if (v->signature.len != LF_SIGNATURE_LEN ||
-      CRYPTO_memcmp(want, v->signature.data, LF_SIGNATURE_LEN)) {
-    snprintf(errstr, errstr_size, "signature does not match (key \"%s\")",
-             key->id);
-    return LF_ERR_INVALID;
-  }
-  return LF_OK;
+  size_t len = 0;
+  char *bytes = canonical_bytes(v, NULL, &len);
+  return verify_bytes(k, v->signature_key_id, &v->signature, bytes, len, errstr,
+                      errstr_size);
 }
 
 lf_err_t lf_keyring_random_spec(char *out, size_t size) {

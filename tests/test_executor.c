@@ -694,8 +694,8 @@ START_TEST(a_rebalance_then_sigterm_calls_nothing_twice) {
   lf_worker_t *w = lf_stack_worker(h.env.stack, LF_KIND_EXECUTOR);
   /* the group rebalances: the first one's partitions are revoked, some
    * come back; the runs of the others were forgotten as records */
-  for (int i = 0; i < 400 && !lf_worker_assigned(w); i++)
-    usleep(20000);
+  for (int i = 0; i < 1500 && !lf_worker_assigned(w); i++)
+    usleep(20000); /* a rejoin waits for a heartbeat: seconds */
   ck_assert_int_gt(lf_worker_assigned(w), 0);
   kill(child, SIGTERM); /* calls still in flight there */
   ck_assert_int_eq(waitpid(child, &status, 0), child);

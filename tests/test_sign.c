@@ -91,6 +91,63 @@ START_TEST(sign_and_verify) {
 }
 END_TEST
 
+/* An observation's signature covers every field a planner acts on: any
+ * change to one of them breaks it. */
+START_TEST(observations_are_signed_over_their_fields) {
+  char errstr[256];
+  lf_conf_t *conf = lf_conf_new();
+  ck_assert_int_eq(lf_conf_set(conf, "observation.keys",
+                               "o1:0123456789abcdef0123456789abcdef0123",
+                               errstr, sizeof(errstr)),
+                   LF_OK);
+  lf_keyring_t *k =
+      lf_keyring_load(conf, "observation", errstr, sizeof(errstr));
+  ck_assert_msg(k != NULL, "%s", errstr);
+  lf_reason_t r = LF_REASON_INIT, *rs[] = {&r};
+  r.code = "value_error";
+  r.path = "/amount";
+  r.message = "too much";
+  lf_observation_t o = LF_OBSERVATION_INIT;
+  o.goal_id = "g1";
+  o.action_id = "g1:0";
+  o.status = LF_OBS_REJECTED;
+  o.result_json = "{\"a\":1}";
+  o.error = "rejected";
+  o.n_reasons = 1;
+  o.reasons = rs;
+  o.observer = "guard-1";
+  o.observed_at_ms = 1234;
+  uint8_t sig[LF_SIGNATURE_LEN];
+  ck_assert_int_eq(lf_observation_sign(k, &o, sig, errstr, sizeof(errstr)),
+                   LF_OK);
+  ck_assert_str_eq(o.signature_key_id, "o1");
+  ck_assert_int_eq(lf_observation_verify(k, &o, errstr, sizeof(errstr)), LF_OK);
+  /* each field changed in turn */
+  lf_observation_t t = o;
+  t.status = LF_OBS_SUCCEEDED;
+  ck_assert_int_ne(lf_observation_verify(k, &t, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_str_eq(errstr, "signature does not match (key \"o1\")");
+  t = o;
+  t.result_json = "{\"a\":2}";
+  ck_assert_int_ne(lf_observation_verify(k, &t, errstr, sizeof(errstr)), LF_OK);
+  t = o;
+  t.action_id = "g1:1";
+  ck_assert_int_ne(lf_observation_verify(k, &t, errstr, sizeof(errstr)), LF_OK);
+  t = o;
+  t.observed_at_ms = 1235;
+  ck_assert_int_ne(lf_observation_verify(k, &t, errstr, sizeof(errstr)), LF_OK);
+  r.message = "fine";
+  ck_assert_int_ne(lf_observation_verify(k, &o, errstr, sizeof(errstr)), LF_OK);
+  r.message = "too much";
+  t = o;
+  t.signature.len = 0;
+  ck_assert_int_ne(lf_observation_verify(k, &t, errstr, sizeof(errstr)), LF_OK);
+  ck_assert_str_eq(errstr, "not signed");
+  lf_keyring_destroy(k);
+  lf_conf_destroy(conf);
+}
+END_TEST
+
 START_TEST(key_loading_errors) {
   char errstr[256], path[] = "/tmp/lf-keys-XXXXXX";
   lf_conf_t *conf = lf_conf_new();
@@ -127,6 +184,7 @@ int main(void) {
   TCase *tc = tcase_create("sign");
   tcase_add_test(tc, sign_and_verify);
   tcase_add_test(tc, key_loading_errors);
+  tcase_add_test(tc, observations_are_signed_over_their_fields);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
