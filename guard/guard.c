@@ -272,6 +272,15 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
                         errstr_size);
 }
 
+/* The counter of a reason code in a (code, counter) table, or other. */
+static const char *counter_of(const char *const (*names)[2], size_t n,
+                              const char *code, const char *other) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(code, names[i][0]))
+      return names[i][1];
+  return other;
+}
+
 /* Counters keep their names' pointers: one static name per code. */
 static const char *reason_counter(const char *code) {
   static const char *const names[][2] = {
@@ -288,10 +297,8 @@ static const char *reason_counter(const char *code) {
       {"approval_expired", "rejected_approval_expired"},
       {"approval_conflict", "rejected_approval_conflict"},
       {"limit_exceeded", "rejected_limit_exceeded"}};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (!strcmp(code, names[i][0]))
-      return names[i][1];
-  return "rejected_other";
+  return counter_of(names, sizeof(names) / sizeof(names[0]), code,
+                    "rejected_other");
 }
 
 /* Rejections and duplicates go straight back to the planner. */
@@ -439,10 +446,8 @@ static const char *refusal_counter(const char *code) {
       {"bad_signature", "decisions_refused_bad_signature"},
       {"wrong_digest", "decisions_refused_wrong_digest"},
       {"approver_not_allowed", "decisions_refused_approver_not_allowed"}};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (!strcmp(code, names[i][0]))
-      return names[i][1];
-  return "decisions_refused_other";
+  return counter_of(names, sizeof(names) / sizeof(names[0]), code,
+                    "decisions_refused_other");
 }
 
 /* A decision counts only when its approver signed it for exactly the

@@ -106,7 +106,13 @@ void lf_test_produce_raw(lf_test_env_t *env, lf_topic_t topic, const char *key,
 void lf_test_propose(lf_test_env_t *env, const char *tenant,
                      const char *goal_id, const char *name,
                      const char *arguments_json) {
-  char action_id[256];
+  lf_test_propose_keyed(env, tenant, goal_id, name, arguments_json, "");
+}
+
+void lf_test_propose_keyed(lf_test_env_t *env, const char *tenant,
+                           const char *goal_id, const char *name,
+                           const char *arguments_json, const char *key) {
+  char action_id[300];
   snprintf(action_id, sizeof(action_id), "%s:0", goal_id);
   lf_action_t a = LF_ACTION_INIT;
   a.action_id = action_id;
@@ -114,6 +120,7 @@ void lf_test_propose(lf_test_env_t *env, const char *tenant,
   a.tenant = (char *)tenant;
   a.name = (char *)name;
   a.arguments_json = (char *)arguments_json;
+  a.idempotency_key = (char *)key;
   lf_test_produce(env, LF_TOPIC_PROPOSED, goal_id, &a.base);
 }
 

@@ -55,6 +55,10 @@ void lf_test_produce_raw(lf_test_env_t *env, lf_topic_t topic, const char *key,
 void lf_test_propose(lf_test_env_t *env, const char *tenant,
                      const char *goal_id, const char *name,
                      const char *arguments_json);
+/* The same with the planner's idempotency key ("" for none). */
+void lf_test_propose_keyed(lf_test_env_t *env, const char *tenant,
+                           const char *goal_id, const char *name,
+                           const char *arguments_json, const char *key);
 
 /* A record read back from a topic. */
 typedef struct lf_test_record {

@@ -388,21 +388,6 @@ START_TEST(poison_observations_and_decisions_go_to_the_dlq) {
 }
 END_TEST
 
-static void propose_keyed(lf_test_env_t *env, const char *tenant,
-                          const char *goal_id, const char *key,
-                          const char *args) {
-  char action_id[300];
-  snprintf(action_id, sizeof(action_id), "%s:0", goal_id);
-  lf_action_t a = LF_ACTION_INIT;
-  a.action_id = action_id;
-  a.goal_id = (char *)goal_id;
-  a.tenant = (char *)tenant;
-  a.name = "echo";
-  a.arguments_json = (char *)args;
-  a.idempotency_key = (char *)key;
-  lf_test_produce(env, LF_TOPIC_PROPOSED, goal_id, &a.base);
-}
-
 static size_t count_keys(redisContext *c, const char *pattern) {
   redisReply *r = redisCommand(c, "KEYS %s", pattern);
   ck_assert_ptr_nonnull(r);
@@ -417,8 +402,10 @@ static size_t count_keys(redisContext *c, const char *pattern) {
 START_TEST(tenants_never_share_keys) {
   lf_test_env_t env;
   lf_test_env_start(&env, (1u << LF_KIND_GUARD) | (1u << LF_KIND_EXECUTOR));
-  propose_keyed(&env, "acme", "t-1", "k:1", "{\"message\":\"one\"}");
-  propose_keyed(&env, "acme:k", "t-2", "1", "{\"message\":\"two\"}");
+  lf_test_propose_keyed(&env, "acme", "t-1", "echo", "{\"message\":\"one\"}",
+                        "k:1");
+  lf_test_propose_keyed(&env, "acme:k", "t-2", "echo", "{\"message\":\"two\"}",
+                        "1");
   char tenant[251], k1[251], k2[251];
   memset(tenant, 't', 250);
   tenant[250] = '\0';
@@ -426,8 +413,10 @@ START_TEST(tenants_never_share_keys) {
   k1[250] = '\0';
   memcpy(k2, k1, sizeof(k2));
   k2[249] = 'K'; /* the two keys differ in their last byte only */
-  propose_keyed(&env, tenant, "t-3", k1, "{\"message\":\"three\"}");
-  propose_keyed(&env, tenant, "t-4", k2, "{\"message\":\"four\"}");
+  lf_test_propose_keyed(&env, tenant, "t-3", "echo", "{\"message\":\"three\"}",
+                        k1);
+  lf_test_propose_keyed(&env, tenant, "t-4", "echo", "{\"message\":\"four\"}",
+                        k2);
   lf_test_records_t obs =
       lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 4, 30000, NULL, NULL);
   ck_assert_uint_eq(obs.n, 4);
