@@ -14,7 +14,8 @@ cd "$(dirname "$0")"
 PACKAGES=(gcc make cmake pkg-config librdkafka-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
   libmicrohttpd-dev libssl-dev libpcre2-dev check libsubunit-dev redis-server kcat
-  clang-format git clang libclang-rt-14-dev curl prometheus python3 python3-yaml)
+  clang-format git clang libclang-rt-14-dev curl prometheus python3 python3-yaml
+  openssl)
 
 install_missing() {
   local missing=()

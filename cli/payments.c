@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BUCKETS 4096
 
@@ -14,6 +15,8 @@
 typedef struct paid {
   struct paid *next; /* in its bucket */
   char *key, *answer;
+  char invoice[128];
+  uint64_t calls; /* requests with this key */
 } paid_t;
 
 struct lf_payments {
@@ -21,6 +24,7 @@ struct lf_payments {
   char addr[64];
   pthread_mutex_t lock;
   uint64_t requests;
+  int delay_ms; /* before each answer: a slow downstream */
   paid_t *buckets[BUCKETS];
   size_t npaid;
 };
@@ -38,8 +42,10 @@ static const char *pay(lf_payments_t *p, const char *key, const char *url) {
   char invoice[128] = "", answer[320];
   paid_t **head = &p->buckets[bucket(key)];
   for (paid_t *e = *head; e; e = e->next)
-    if (!strcmp(e->key, key))
+    if (!strcmp(e->key, key)) {
+      e->calls++;
       return e->answer;
+    }
   sscanf(url, "/v1/invoices/%127[^/]/pay", invoice);
   snprintf(answer, sizeof(answer),
            "{\"invoice\":\"%s\",\"paid\":true,\"receipt\":\"r-%zu\"}", invoice,
@@ -51,6 +57,8 @@ static const char *pay(lf_payments_t *p, const char *key, const char *url) {
     free(e);
     return NULL;
   }
+  memcpy(e->invoice, invoice, sizeof(invoice));
+  e->calls = 1;
   e->next = *head;
   *head = e;
   p->npaid++;
@@ -91,13 +99,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return reply(c, 404, "{\"error\":\"no such endpoint\"}");
   if (!key || !*key)
     return reply(c, 400, "{\"error\":\"Idempotency-Key is required\"}");
+  char answer[320] = "";
   pthread_mutex_lock(&p->lock);
   p->requests++;
-  const char *answer = pay(p, key, url);
-  enum MHD_Result ret = answer ? reply(c, 201, answer)
-                               : reply(c, 500, "{\"error\":\"out of memory\"}");
+  const char *a = pay(p, key, url);
+  int delay = p->delay_ms;
+  if (a)
+    snprintf(answer, sizeof(answer), "%s", a);
   pthread_mutex_unlock(&p->lock);
-  return ret;
+  if (delay) /* each connection has a thread of its own */
+    usleep((useconds_t)delay * 1000);
+  return answer[0] ? reply(c, 201, answer)
+                   : reply(c, 500, "{\"error\":\"out of memory\"}");
 }
 
 lf_payments_t *lf_payments_start(char *errstr, size_t errstr_size) {
@@ -110,8 +123,9 @@ lf_payments_t *lf_payments_start(char *errstr, size_t errstr_size) {
   pthread_mutex_init(&p->lock, NULL);
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  p->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0,
-                          NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR,
+  p->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+                              MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
+                          0, NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&a, MHD_OPTION_END);
   const union MHD_DaemonInfo *info =
       p->d ? MHD_get_daemon_info(p->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
@@ -155,6 +169,22 @@ uint64_t lf_payments_requests(lf_payments_t *p) {
 uint64_t lf_payments_made(lf_payments_t *p) {
   pthread_mutex_lock(&p->lock);
   uint64_t n = p->npaid;
+  pthread_mutex_unlock(&p->lock);
+  return n;
+}
+
+void lf_payments_set_delay(lf_payments_t *p, int ms) {
+  pthread_mutex_lock(&p->lock);
+  p->delay_ms = ms;
+  pthread_mutex_unlock(&p->lock);
+}
+
+uint64_t lf_payments_calls(lf_payments_t *p, const char *invoice) {
+  uint64_t n = 0;
+  pthread_mutex_lock(&p->lock);
+  for (size_t i = 0; i < BUCKETS; i++)
+    for (const paid_t *e = p->buckets[i]; e; e = e->next)
+      n += strcmp(e->invoice, invoice) ? 0 : e->calls;
   pthread_mutex_unlock(&p->lock);
   return n;
 }

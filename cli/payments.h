@@ -20,5 +20,9 @@ const char *lf_payments_addr(const lf_payments_t *p);
 /* Requests received, and payments made (distinct keys). */
 uint64_t lf_payments_requests(lf_payments_t *p);
 uint64_t lf_payments_made(lf_payments_t *p);
+/* Requests received for invoice (e.g. "INV-42"), under any key. */
+uint64_t lf_payments_calls(lf_payments_t *p, const char *invoice);
+/* Every answer from now on waits ms first: a slow downstream. */
+void lf_payments_set_delay(lf_payments_t *p, int ms);
 
 #endif

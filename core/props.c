@@ -57,7 +57,8 @@ const lf_prop_t lf_props[] = {
     {"redis.url", LF_PROP_STR, "redis://127.0.0.1:6379", 0, 0, NULL, 0,
      "redis://[[user]:password@]host[:port][/db] (user and password "
      "percent-encoded, an ACL user as AUTH user password; IPv6 hosts in "
-     "brackets) or unix:///path/to/socket. Shown with its password masked."},
+     "brackets), rediss://... for TLS (redis.tls.*) or "
+     "unix:///path/to/socket. Shown with its password masked."},
     {"redis.password", LF_PROP_STR, "", 0, 0, NULL, 0,
      "AUTH password (overrides one in redis.url)."},
     {"redis.connect.timeout.ms", LF_PROP_INT, "2000", 1, 600000, NULL, 0,
@@ -66,6 +67,21 @@ const lf_prop_t lf_props[] = {
      "Command timeout; a timed-out connection is dropped and retried."},
     {"redis.key.prefix", LF_PROP_STR, "lamfleet:", 0, 0, NULL, 0,
      "Prefix of every Redis key lamfleet writes."},
+    {"redis.tls.ca.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "rediss:// only: PEM file of the CAs the server's certificate must "
+     "chain to (empty: the system's CAs)."},
+    {"redis.tls.cert.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "rediss:// only: client certificate (PEM chain), for servers with "
+     "tls-auth-clients; with redis.tls.key.file."},
+    {"redis.tls.key.file", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "rediss:// only: the client certificate's private key (PEM)."},
+    {"redis.tls.server.name", LF_PROP_STR, "", 0, 0, NULL, 0,
+     "rediss:// only: the name sent as SNI and verified in the server's "
+     "certificate (empty: the URL's host; an IP address is verified "
+     "against the certificate's IP addresses)."},
+    {"redis.tls.verify", LF_PROP_BOOL, "true", 0, 0, NULL, 0,
+     "rediss:// only: verify the server's certificate and name. false "
+     "encrypts without knowing who answers: for tests only."},
 
     /* Metrics and probes */
     {"metrics.port", LF_PROP_INT, "9464", -1, 65535, NULL, 0,

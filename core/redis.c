@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redis_conn.h"
 #include "redis_url.h"
 
 #define MAX_SCRIPTS 16
@@ -26,10 +27,11 @@ typedef struct loaded {
 } loaded_t;
 
 struct lf_redis {
-  redisContext *c;
-  lf_redis_url_t url; /* host or socket path, credentials, db */
-  struct timeval connect_timeout, timeout;
-  int pending; /* replies queued and not read */
+  lf_redis_conn_t *c;
+  lf_redis_tls_t *tls;          /* rediss:// only */
+  lf_redis_url_t url;           /* host or socket path, credentials, db */
+  int connect_timeout, timeout; /* ms */
+  int pending;                  /* replies queued and not read */
   /* Replies of our own SCRIPT LOADs in a pipeline, by position among the
    * pending ones (1 = the next reply), to be read past. */
   int internal[MAX_SCRIPTS];
@@ -40,9 +42,24 @@ struct lf_redis {
   char prefix[128];
 };
 
-static struct timeval tv_ms(int64_t ms) {
-  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-  return tv;
+/* TLS for rediss:// only: a redis.tls.* setting beside a plain URL is a
+ * mistake that would leave the connection unencrypted. */
+static lf_err_t tls_settings(lf_redis_t *r, const lf_conf_t *conf, char *errstr,
+                             size_t errstr_size) {
+  static const char *const keys[] = {"redis.tls.ca.file", "redis.tls.cert.file",
+                                     "redis.tls.key.file",
+                                     "redis.tls.server.name"};
+  if (r->url.tls) {
+    r->tls = lf_redis_tls_new(conf, errstr, errstr_size);
+    return r->tls ? LF_OK : LF_ERR_INVALID;
+  }
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    if (*lf_conf_get(conf, keys[i])) {
+      snprintf(errstr, errstr_size,
+               "%s is set but redis.url is not rediss:// (TLS)", keys[i]);
+      return LF_ERR_INVALID;
+    }
+  return LF_OK;
 }
 
 lf_redis_t *lf_redis_new(const lf_conf_t *conf, char *errstr,
@@ -57,10 +74,7 @@ lf_redis_t *lf_redis_new(const lf_conf_t *conf, char *errstr,
     free(r);
     return NULL;
   }
-  if (r->url.tls) {
-    snprintf(errstr, errstr_size,
-             "redis.url: rediss:// (TLS) is not supported yet: this build's "
-             "hiredis (0.14) has no TLS");
+  if (tls_settings(r, conf, errstr, errstr_size)) {
     lf_redis_destroy(r);
     return NULL;
   }
@@ -80,15 +94,15 @@ lf_redis_t *lf_redis_new(const lf_conf_t *conf, char *errstr,
              r->url.port);
   snprintf(r->prefix, sizeof(r->prefix), "%s",
            lf_conf_get(conf, "redis.key.prefix"));
-  r->connect_timeout = tv_ms(lf_conf_get_int(conf, "redis.connect.timeout.ms"));
-  r->timeout = tv_ms(lf_conf_get_int(conf, "redis.timeout.ms"));
+  r->connect_timeout = (int)lf_conf_get_int(conf, "redis.connect.timeout.ms");
+  r->timeout = (int)lf_conf_get_int(conf, "redis.timeout.ms");
   return r;
 }
 
 static void drop(lf_redis_t *r) {
   if (r->c)
     atomic_fetch_add(&conn_errors, 1);
-  redisFree(r->c);
+  lf_redis_conn_close(r->c);
   r->c = NULL;
   r->pending = 0;
   r->ninternal = 0;
@@ -98,7 +112,8 @@ static void drop(lf_redis_t *r) {
 void lf_redis_destroy(lf_redis_t *r) {
   if (!r)
     return;
-  redisFree(r->c); /* closing is not an error */
+  lf_redis_conn_close(r->c); /* closing is not an error */
+  lf_redis_tls_destroy(r->tls);
   lf_redis_url_wipe(&r->url);
   free(r);
 }
@@ -110,69 +125,80 @@ const char *lf_redis_prefix(const lf_redis_t *r) {
   return r->prefix;
 }
 
-/* Sends one set-up command on a fresh connection. */
+static lf_err_t vappend(lf_redis_t *r, char *errstr, size_t errstr_size,
+                        const char *fmt, va_list ap);
+static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
+                           size_t errstr_size);
+
+/* One set-up command on a fresh connection; its errors name it. */
 static lf_err_t setup_cmd(lf_redis_t *r, char *errstr, size_t errstr_size,
-                          const char *what, redisReply *reply) {
-  if (!reply) {
-    snprintf(errstr, errstr_size, "redis %s: %s: %s", r->address, what,
-             r->c->errstr);
-    return LF_ERR_REDIS_CONN;
-  }
-  lf_err_t err = LF_OK;
-  if (reply->type == REDIS_REPLY_ERROR) {
-    snprintf(errstr, errstr_size, "redis %s: %s: %s", r->address, what,
-             reply->str);
-    err = LF_ERR_REDIS_REPLY;
-  }
+                          const char *what, const char *fmt, ...) {
+  redisReply *reply = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  lf_err_t err = vappend(r, errstr, errstr_size, fmt, ap);
+  va_end(ap);
+  if (!err)
+    err = read_reply(r, &reply, errstr, errstr_size);
   freeReplyObject(reply);
+  size_t n = err ? strlen(errstr) : 0;
+  if (err && n + 1 < errstr_size)
+    snprintf(errstr + n, errstr_size - n, " (%s)", what);
   return err;
 }
 
 lf_err_t lf_redis_connect(lf_redis_t *r, char *errstr, size_t errstr_size) {
+  char why[512];
   if (r->c)
     return LF_OK;
-  r->c = r->url.path[0]
-             ? redisConnectUnixWithTimeout(r->url.path, r->connect_timeout)
-             : redisConnectWithTimeout(r->url.host, r->url.port,
-                                       r->connect_timeout);
-  if (!r->c || r->c->err) {
-    snprintf(errstr, errstr_size, "redis %s: %s", r->address,
-             r->c ? r->c->errstr : "out of memory");
-    drop(r);
+  r->c = lf_redis_conn_open(&r->url, r->tls, r->connect_timeout, r->timeout,
+                            why, sizeof(why));
+  if (!r->c) {
+    snprintf(errstr, errstr_size, "redis %s: %s", r->address, why);
+    atomic_fetch_add(&conn_errors, 1);
     return LF_ERR_REDIS_CONN;
   }
   lf_err_t err = LF_OK;
-  if (redisSetTimeout(r->c, r->timeout) != REDIS_OK) {
-    snprintf(errstr, errstr_size, "redis %s: cannot set timeout", r->address);
-    err = LF_ERR_REDIS_CONN;
-  }
   /* AUTH user password for an ACL user (Redis 6), AUTH password else */
-  if (!err && r->url.password[0])
-    err = setup_cmd(
-        r, errstr, errstr_size, "AUTH",
-        r->url.user[0]
-            ? redisCommand(r->c, "AUTH %s %s", r->url.user, r->url.password)
-            : redisCommand(r->c, "AUTH %s", r->url.password));
+  if (r->url.password[0])
+    err = r->url.user[0] ? setup_cmd(r, errstr, errstr_size, "AUTH",
+                                     "AUTH %s %s", r->url.user, r->url.password)
+                         : setup_cmd(r, errstr, errstr_size, "AUTH", "AUTH %s",
+                                     r->url.password);
   if (!err && r->url.db)
-    err = setup_cmd(r, errstr, errstr_size, "SELECT",
-                    redisCommand(r->c, "SELECT %d", r->url.db));
+    err = setup_cmd(r, errstr, errstr_size, "SELECT", "SELECT %d", r->url.db);
+  /* TLS 1.3 servers refuse a client certificate after the handshake: ask
+   * now, so that a start-up check sees it. */
+  if (!err && r->tls)
+    err = setup_cmd(r, errstr, errstr_size, "PING", "PING");
   if (err)
     drop(r);
   return err;
+}
+
+/* Queues a command hiredis encoded (len < 0: it could not), freeing it. */
+static lf_err_t queue(lf_redis_t *r, char *cmd, int len, char *errstr,
+                      size_t errstr_size) {
+  lf_err_t err = LF_ERR_NOMEM;
+  if (len < 0)
+    snprintf(errstr, errstr_size, "redis: cannot encode a command");
+  else
+    err = lf_redis_conn_queue(r->c, cmd, (size_t)len, errstr, errstr_size);
+  redisFreeCommand(cmd);
+  if (err)
+    return err;
+  r->pending++;
+  return LF_OK;
 }
 
 static lf_err_t vappend(lf_redis_t *r, char *errstr, size_t errstr_size,
                         const char *fmt, va_list ap) {
   lf_err_t err = lf_redis_connect(r, errstr, errstr_size);
+  char *cmd = NULL;
   if (err)
     return err;
-  if (redisvAppendCommand(r->c, fmt, ap) != REDIS_OK) {
-    snprintf(errstr, errstr_size, "redis %s: %s", r->address, r->c->errstr);
-    drop(r);
-    return LF_ERR_REDIS_CONN;
-  }
-  r->pending++;
-  return LF_OK;
+  int len = redisvFormatCommand(&cmd, fmt, ap);
+  return queue(r, cmd, len, errstr, errstr_size);
 }
 
 lf_err_t lf_redis_append(lf_redis_t *r, char *errstr, size_t errstr_size,
@@ -188,19 +214,12 @@ lf_err_t lf_redis_append_argv(lf_redis_t *r, int argc, const char **argv,
                               const size_t *lens, char *errstr,
                               size_t errstr_size) {
   lf_err_t err = lf_redis_connect(r, errstr, errstr_size);
+  char *cmd = NULL;
   if (err)
     return err;
-  if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
-    snprintf(errstr, errstr_size, "redis %s: %s", r->address, r->c->errstr);
-    drop(r);
-    return LF_ERR_REDIS_CONN;
-  }
-  r->pending++;
-  return LF_OK;
+  int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+  return queue(r, cmd, len, errstr, errstr_size);
 }
-
-static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
-                           size_t errstr_size);
 
 /* Reads past the replies of SCRIPT LOADs queued ahead of the caller's. A
  * load that failed shows in the EVALSHA's own NOSCRIPT reply. */
@@ -238,9 +257,9 @@ static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
              r->address);
     return LF_ERR_REDIS_CONN;
   }
-  if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {
-    snprintf(errstr, errstr_size, "redis %s: %s", r->address,
-             r->c->errstr[0] ? r->c->errstr : "no reply");
+  char why[512];
+  if (lf_redis_conn_reply(r->c, &rep, why, sizeof(why))) {
+    snprintf(errstr, errstr_size, "redis %s: %s", r->address, why);
     drop(r);
     return LF_ERR_REDIS_CONN;
   }

@@ -1,6 +1,7 @@
 #include "redis_server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -23,6 +24,12 @@ struct lf_redis_server {
   char dir[64];
   char url[160];
   char sock[128];
+  /* TLS beside the plain port (which the readiness probe uses): the
+   * directory of tests/tls_certs.sh's files, tls-auth-clients */
+  char tls_dir[200];
+  const char *tls_auth;
+  int tls_port;
+  int durable;
 };
 
 static int free_port(void) {
@@ -50,14 +57,32 @@ static void child(const char *program, const lf_redis_server_t *s, int port) {
     dup2(fd, 2);
     close(fd);
   }
-  const char *argv[] = {program,     "--port",
-                        portstr,     "--bind",
-                        "127.0.0.1", "--save",
-                        "",          "--appendonly",
-                        "no",        "--dir",
-                        s->dir,      "--daemonize",
-                        "no",        s->sock[0] ? "--unixsocket" : NULL,
-                        s->sock,     NULL};
+  /* durable: every write fsynced before it is answered, so that a kill
+   * loses nothing that was acknowledged */
+  const char *argv[40] = {program,  "--port",        portstr,
+                          "--bind", "127.0.0.1",     "--save",
+                          "",       "--appendonly",  s->durable ? "yes" : "no",
+                          "--dir",  s->dir,          "--daemonize",
+                          "no",     "--appendfsync", "always"};
+  size_t n = 15;
+  char tls[4][256];
+  if (s->sock[0]) {
+    argv[n++] = "--unixsocket";
+    argv[n++] = s->sock;
+  }
+  if (s->tls_dir[0]) {
+    snprintf(tls[0], sizeof(tls[0]), "%d", s->tls_port);
+    snprintf(tls[1], sizeof(tls[1]), "%s/server.pem", s->tls_dir);
+    snprintf(tls[2], sizeof(tls[2]), "%s/server.key", s->tls_dir);
+    snprintf(tls[3], sizeof(tls[3]), "%s/ca.pem", s->tls_dir);
+    const char *more[] = {
+        "--tls-port",         tls[0],     "--tls-cert-file",    tls[1],
+        "--tls-key-file",     tls[2],     "--tls-ca-cert-file", tls[3],
+        "--tls-auth-clients", s->tls_auth};
+    for (size_t i = 0; i < 10; i++)
+      argv[n++] = more[i];
+  }
+  argv[n] = NULL;
   execvp(program, (char *const *)argv);
   fprintf(stderr, "exec %s: %s\n", program, strerror(errno));
   _exit(127);
@@ -105,12 +130,21 @@ static lf_err_t wait_ready(lf_redis_server_t *s, const char *program, int port,
   return LF_ERR_TIMEOUT;
 }
 
-lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
-                                         char *errstr, size_t errstr_size) {
+lf_redis_server_t *lf_redis_server_start_opts(const char *program,
+                                              const lf_redis_server_opts_t *o,
+                                              char *errstr,
+                                              size_t errstr_size) {
   lf_redis_server_t *s = calloc(1, sizeof(*s));
+  int unix_socket = o->unix_socket;
+  const char *tls_dir = o->tls_dir;
   if (!s) {
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
+  }
+  s->durable = o->durable;
+  if (tls_dir) {
+    snprintf(s->tls_dir, sizeof(s->tls_dir), "%s", tls_dir);
+    s->tls_auth = o->tls_auth ? o->tls_auth : "optional";
   }
   snprintf(s->dir, sizeof(s->dir), "/tmp/lamfleet-redis-XXXXXX");
   if (!mkdtemp(s->dir)) {
@@ -123,7 +157,8 @@ lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
   /* A free port can be taken between the probe and redis' bind: retry. */
   for (int attempt = 0; attempt < 5; attempt++) {
     int port = unix_socket ? 0 : free_port();
-    if (port < 0) {
+    s->tls_port = tls_dir ? free_port() : 0;
+    if (port < 0 || s->tls_port < 0) {
       snprintf(errstr, errstr_size, "no free loopback port");
       break;
     }
@@ -139,6 +174,8 @@ lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
       snprintf(s->program, sizeof(s->program), "%s", program);
       if (unix_socket)
         snprintf(s->url, sizeof(s->url), "unix://%s", s->sock);
+      else if (tls_dir)
+        snprintf(s->url, sizeof(s->url), "rediss://127.0.0.1:%d", s->tls_port);
       else
         snprintf(s->url, sizeof(s->url), "redis://127.0.0.1:%d", port);
       return s;
@@ -148,6 +185,12 @@ lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
   }
   lf_redis_server_stop(s);
   return NULL;
+}
+
+lf_redis_server_t *lf_redis_server_start(const char *program, int unix_socket,
+                                         char *errstr, size_t errstr_size) {
+  lf_redis_server_opts_t o = {.unix_socket = unix_socket};
+  return lf_redis_server_start_opts(program, &o, errstr, errstr_size);
 }
 
 static void terminate(lf_redis_server_t *s) {
@@ -183,22 +226,39 @@ lf_err_t lf_redis_server_restart(lf_redis_server_t *s, char *errstr,
   return wait_ready(s, s->program, s->port, errstr, errstr_size);
 }
 
+/* Removes dir and what redis-server wrote in it (its log, socket, dump,
+ * appendonlydir/ and the files there). */
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    char path[512];
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (e->d_type == DT_DIR)
+      remove_tree(path);
+    else
+      unlink(path);
+  }
+  if (d)
+    closedir(d);
+  rmdir(dir);
+}
+
 void lf_redis_server_stop(lf_redis_server_t *s) {
   if (!s)
     return;
   terminate(s);
-  static const char *const files[] = {"redis.log", "redis.sock", "dump.rdb"};
-  for (size_t i = 0; i < 3; i++) {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", s->dir, files[i]);
-    unlink(path);
-  }
-  rmdir(s->dir);
+  remove_tree(s->dir);
   free(s);
 }
 
 const char *lf_redis_server_url(const lf_redis_server_t *s) {
   return s->url;
+}
+int lf_redis_server_port(const lf_redis_server_t *s) {
+  return s->port;
 }
 pid_t lf_redis_server_pid(const lf_redis_server_t *s) {
   return s->pid;

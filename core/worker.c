@@ -120,6 +120,10 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
   w->consumer =
       lf_kafka_consumer_new_watched(conf, lf_conf_get(conf, h->group_key),
                                     w->id, &w->watch, errstr, errstr_size);
+  if (w->consumer && !(w->commit_q = rd_kafka_queue_new(w->consumer))) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto fail;
+  }
   if (!w->consumer || (h->idle && wake_setup(w, errstr, errstr_size)))
     goto fail;
   w->producer = lf_kafka_producer_new(conf, w->id, dr_cb, errstr, errstr_size);
@@ -142,6 +146,7 @@ void lf_worker_destroy(lf_worker_t *w) {
     rd_kafka_queue_io_event_enable(w->queue, -1, NULL, 0);
     rd_kafka_queue_destroy(w->queue);
   }
+  lf_defer_close(w);
   if (w->consumer)
     rd_kafka_destroy(w->consumer);
   for (int i = 0; i < 2; i++)

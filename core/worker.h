@@ -61,6 +61,12 @@ typedef struct lf_handler {
    * stop waits for it too (worker.drain.timeout.ms): it finishes here
    * rather than being cut off and done again by the next owner. */
   size_t (*busy)(void *ctx);
+  /* Optional: moves the handler's own I/O on without waiting and without
+   * acting on it (answers are taken and kept for idle). Every wait for the
+   * brokers (lf_out_wait, the loop's own) calls it between short flushes,
+   * so that with a broker down for seconds an answer that arrives is never
+   * turned into a timeout. It must not produce or wait. */
+  lf_err_t (*pump)(void *ctx, char *errstr, size_t errstr_size);
   void (*close)(void *ctx);
 } lf_handler_t;
 
@@ -72,6 +78,11 @@ void lf_worker_destroy(lf_worker_t *w);
 /* Runs until lf_worker_stop(): then stops fetching, finishes the batch in
  * flight, commits it and leaves the group. */
 lf_err_t lf_worker_run(lf_worker_t *w, char *errstr, size_t errstr_size);
+/* Hands msgs to the handler as one batch and waits for its outputs, as
+ * run() does, but with nothing consumed or committed: for tests (e.g. the
+ * allocation torture) and benchmarks of one handler. */
+lf_err_t lf_worker_handle(lf_worker_t *w, const lf_msg_t *msgs, size_t n,
+                          char *errstr, size_t errstr_size);
 /* Asks run() to return. Async-signal-safe and thread-safe. */
 void lf_worker_stop(lf_worker_t *w);
 
@@ -116,14 +127,9 @@ void lf_worker_observe(lf_worker_t *w, const char *name, double seconds,
                        uint64_t n);
 void lf_worker_gauge(lf_worker_t *w, const char *name, int64_t value);
 
-/* Waits until everything produced through out is acknowledged. */
+/* Waits until everything produced through out is acknowledged (at most
+ * worker.flush.timeout.ms), pumping the handler's own I/O meanwhile. */
 lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size);
-/* Waits at most timeout_ms: *done says whether everything is
- * acknowledged; an error only for records the brokers refused. For a
- * handler that keeps its own I/O going while it waits (an answer that
- * arrives meanwhile must not time out). */
-lf_err_t lf_out_wait_some(lf_out_t *out, int timeout_ms, int *done,
-                          char *errstr, size_t errstr_size);
 
 /* Produces m to topic, keyed by key, traced as a child of cause. */
 lf_err_t lf_out_produce(lf_out_t *out, const lf_msg_t *cause, lf_topic_t topic,

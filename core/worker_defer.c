@@ -85,6 +85,42 @@ static int64_t commit_point(const lf_worker_t *w, const part_t *p) {
   return at;
 }
 
+/* The result of a synchronous commit, served from w->commit_q. */
+static void on_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets,
+                         void *opaque) {
+  lf_worker_t *w = opaque;
+  (void)rk;
+  w->commits_pending--;
+  if (err) { /* the outputs are out; a new owner's redelivery is absorbed */
+    lf_warn(w->id, "commit: %s", rd_kafka_err2str(err));
+    return;
+  }
+  for (int k = 0; offsets && k < offsets->cnt; k++) {
+    const rd_kafka_topic_partition_t *e = &offsets->elems[k];
+    part_t *p = e->err ? NULL : find_part(w, e->topic, e->partition);
+    if (p && e->offset > p->committed)
+      p->committed = e->offset;
+  }
+}
+
+/* Waits for the synchronous commits' results (at most
+ * worker.flush.timeout.ms), pumping the handler's own I/O meanwhile: a
+ * coordinator that is away for seconds must not turn the answers to calls
+ * in flight into timeouts. A result that comes later is taken then. */
+static void await_commits(lf_worker_t *w) {
+  char why[512];
+  int64_t until =
+      lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
+  while (w->commits_pending > 0 && lf_monotonic_ms() < until) {
+    rd_kafka_queue_poll_callback(w->commit_q, w->h->pump ? 10 : 100);
+    if (w->h->pump && w->h->pump(w->ctx, why, sizeof(why)))
+      lf_warn(w->id, "while committing: %s", why);
+  }
+  if (w->commits_pending > 0)
+    lf_warn(w->id, "commit not answered within worker.flush.timeout.ms");
+}
+
 void lf_defer_commit(lf_worker_t *w, int async) {
   rd_kafka_topic_partition_list_t *l = NULL;
   for (size_t i = 0; i < w->nparts; i++) {
@@ -100,13 +136,29 @@ void lf_defer_commit(lf_worker_t *w, int async) {
   if (!l)
     return;
   w->last_commit_ms = lf_monotonic_ms();
-  rd_kafka_resp_err_t kerr = rd_kafka_commit(w->consumer, l, async);
-  if (kerr) /* the outputs are out; a new owner's redelivery is absorbed */
+  rd_kafka_resp_err_t kerr =
+      async
+          ? rd_kafka_commit(w->consumer, l, 1)
+          : rd_kafka_commit_queue(w->consumer, l, w->commit_q, on_committed, w);
+  if (kerr)
     lf_warn(w->id, "commit: %s", rd_kafka_err2str(kerr));
-  for (int k = 0; !kerr && k < l->cnt; k++)
+  else if (!async)
+    w->commits_pending++;
+  for (int k = 0; async && !kerr && k < l->cnt; k++)
     find_part(w, l->elems[k].topic, l->elems[k].partition)->committed =
         l->elems[k].offset;
   rd_kafka_topic_partition_list_destroy(l);
+  if (!async)
+    await_commits(w);
+}
+
+void lf_defer_close(lf_worker_t *w) {
+  if (!w->commit_q)
+    return;
+  for (int i = 0; i < 50 && w->commits_pending > 0; i++)
+    rd_kafka_queue_poll_callback(w->commit_q, 100);
+  rd_kafka_queue_destroy(w->commit_q);
+  w->commit_q = NULL;
 }
 
 void lf_defer_forget(lf_worker_t *w) {

@@ -104,6 +104,10 @@ struct lf_worker {
   part_t *parts; /* partitions with something to commit, or deferred */
   size_t nparts, parts_cap;
   int64_t last_commit_ms;
+  /* Synchronous commits' results arrive here, so that the loop can pump
+   * the handler's I/O while it waits for them (worker_defer.c). */
+  rd_kafka_queue_t *commit_q;
+  int commits_pending;
   int idle_warned;        /* the handler's idle failing: how often */
   int64_t idle_warned_ms; /* since the last warning (monotonic) */
   counter_t counters[MAX_COUNTERS];
@@ -131,6 +135,8 @@ lf_err_t lf_defer_handled(lf_worker_t *w, const char *topic, int32_t partition,
                           int64_t next);
 /* Commits every partition up to its first deferred record. */
 void lf_defer_commit(lf_worker_t *w, int async);
+/* Takes the results of commits still out, then frees the commit queue. */
+void lf_defer_close(lf_worker_t *w);
 /* After a rebalance the consumer fetches again from the committed
  * offsets: what was deferred comes back and is deferred anew. */
 void lf_defer_forget(lf_worker_t *w);

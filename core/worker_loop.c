@@ -168,12 +168,20 @@ positions(rd_kafka_message_t *const *batch, size_t n, int first) {
   return l;
 }
 
+/* Waits for the brokers' acknowledgements; a handler with I/O of its own
+ * has it pumped between short flushes (see lf_handler_t.pump). */
 static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
                               size_t errstr_size) {
   int64_t deadline =
       lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
-  while (w->out.outstanding > 0 && lf_monotonic_ms() < deadline)
-    rd_kafka_flush(w->producer, 100);
+  while (w->out.outstanding > 0 && lf_monotonic_ms() < deadline) {
+    rd_kafka_flush(w->producer, w->h->pump ? 10 : 100);
+    lf_err_t err = w->h->pump && w->out.outstanding > 0
+                       ? w->h->pump(w->ctx, errstr, errstr_size)
+                       : LF_OK;
+    if (err)
+      return err;
+  }
   if (w->out.failed) {
     snprintf(errstr, errstr_size, "%d record(s) not delivered, first: %s",
              w->out.failed, w->out.first_error);
@@ -190,21 +198,6 @@ static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
 
 lf_err_t lf_out_wait(lf_out_t *out, char *errstr, size_t errstr_size) {
   return wait_delivery(out->w, errstr, errstr_size);
-}
-
-lf_err_t lf_out_wait_some(lf_out_t *out, int timeout_ms, int *done,
-                          char *errstr, size_t errstr_size) {
-  int64_t until = lf_monotonic_ms() + timeout_ms;
-  do
-    rd_kafka_flush(out->w->producer, out->outstanding > 0 ? 10 : 0);
-  while (out->outstanding > 0 && lf_monotonic_ms() < until);
-  *done = out->outstanding <= 0;
-  if (out->failed) {
-    snprintf(errstr, errstr_size, "%d record(s) not delivered, first: %s",
-             out->failed, out->first_error);
-    return out->failed == out->record_faults ? LF_ERR_RECORD : LF_ERR_KAFKA;
-  }
-  return LF_OK;
 }
 
 /* Commits the batch, short of what handlers deferred. */
@@ -235,9 +228,9 @@ static void rewind_batch(lf_worker_t *w, rd_kafka_message_t *const *batch,
   rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* One batch (or one record of it), start to commit. */
-static lf_err_t process(lf_worker_t *w, rd_kafka_message_t *const *batch,
-                        size_t n, char *errstr, size_t errstr_size) {
+/* A fresh start for the outputs of n records. */
+static lf_err_t begin(lf_worker_t *w, size_t n, char *errstr,
+                      size_t errstr_size) {
   /* What a failed attempt left in flight settles first: its delivery
    * reports must not be counted against this one's. */
   if (w->out.outstanding > 0)
@@ -248,8 +241,28 @@ static lf_err_t process(lf_worker_t *w, rd_kafka_message_t *const *batch,
     snprintf(errstr, errstr_size, "out of memory");
     return LF_ERR_NOMEM;
   }
+  return LF_OK;
+}
+
+lf_err_t lf_worker_handle(lf_worker_t *w, const lf_msg_t *msgs, size_t n,
+                          char *errstr, size_t errstr_size) {
+  lf_err_t err = begin(w, n, errstr, errstr_size);
+  if (!err)
+    err = w->h->handle(w->ctx, msgs, n, &w->out, errstr, errstr_size);
+  if (!err)
+    err = wait_delivery(w, errstr, errstr_size);
+  if (!err && w->h->delivered)
+    err = w->h->delivered(w->ctx, errstr, errstr_size);
+  return err;
+}
+
+/* One batch (or one record of it), start to commit. */
+static lf_err_t process(lf_worker_t *w, rd_kafka_message_t *const *batch,
+                        size_t n, char *errstr, size_t errstr_size) {
+  lf_err_t err = begin(w, n, errstr, errstr_size);
+  if (err)
+    return err;
   int k = decode(w, batch, n);
-  lf_err_t err = LF_OK;
   if (k > 0)
     err =
         w->h->handle(w->ctx, w->msgs, (size_t)k, &w->out, errstr, errstr_size);

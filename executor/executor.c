@@ -33,7 +33,6 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
   x->ttl_s = lf_conf_get_int(conf, "executor.result.ttl.s");
   x->lease_ms = lf_conf_get_int(conf, "executor.lease.ms");
   x->busy_poll_ms = lf_conf_get_int(conf, "executor.busy.poll.ms");
-  x->flush_timeout_ms = lf_conf_get_int(conf, "worker.flush.timeout.ms");
   x->max_inflight = (size_t)lf_conf_get_int(conf, "executor.max.inflight");
   if (!(x->gate = lf_exec_gate_new(conf, errstr, errstr_size)) ||
       !(x->actions = lf_actions_new(lf_exec_gate_catalog(x->gate), errstr,
@@ -232,6 +231,10 @@ static lf_err_t idle(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
   return lf_exec_runs_idle(ctx, wake_fd, timeout_ms, out, errstr, errstr_size);
 }
 
+static lf_err_t pump(void *ctx, char *errstr, size_t errstr_size) {
+  return lf_exec_runs_pump(ctx, errstr, errstr_size);
+}
+
 /* Runs of ours not yet published (those running at another executor are
  * that one's to finish). */
 static size_t busy(void *ctx) {
@@ -251,5 +254,6 @@ const lf_handler_t lf_executor_handler = {
     .handle = handle,
     .idle = idle,
     .busy = busy,
+    .pump = pump,
     .close = executor_close,
 };

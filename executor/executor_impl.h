@@ -56,7 +56,7 @@ typedef struct executor {
   lf_actions_t *actions;
   lf_http_actions_t *http;
   lf_keyring_t *obs_keys; /* observations are signed with these */
-  int64_t ttl_s, lease_ms, busy_poll_ms, flush_timeout_ms;
+  int64_t ttl_s, lease_ms, busy_poll_ms;
   int64_t backoff_ms, retry_at_ms; /* Redis or brokers failing: wait */
   size_t max_inflight;
   run_t *runs, **runs_end; /* every run here, in claim order */
@@ -82,6 +82,8 @@ lf_err_t lf_exec_observe(executor_t *x, const lf_verdict_t *v,
                          const json_t *result, const char *error, uint8_t **obs,
                          size_t *obs_len);
 void lf_exec_runs_start(executor_t *x);
+/* Moves the HTTP calls in flight on without waiting (lf_handler_t.pump). */
+lf_err_t lf_exec_runs_pump(executor_t *x, char *errstr, size_t errstr_size);
 lf_err_t lf_exec_runs_idle(executor_t *x, int wake_fd, int timeout_ms,
                            lf_out_t *out, char *errstr, size_t errstr_size);
 void lf_exec_runs_free(executor_t *x);

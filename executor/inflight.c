@@ -430,28 +430,40 @@ static int settle_due(const executor_t *x, int64_t *due_ms) {
           lf_monotonic_ms() >= *due_ms);
 }
 
-/* Waits for the brokers to acknowledge what was published, driving the
- * calls in flight meanwhile: with a broker down for seconds, answers that
- * arrive are taken (their runs become ready, for the next settle) instead
- * of timing out unread. */
-static lf_err_t await_brokers(executor_t *x, lf_out_t *out, char *errstr,
-                              size_t errstr_size) {
-  int64_t until = lf_monotonic_ms() + x->flush_timeout_ms;
-  int done = 0;
-  lf_err_t err = LF_OK;
-  while (!err && !done) {
-    if ((err = lf_out_wait_some(out, 20, &done, errstr, errstr_size)) || done)
-      break;
-    if (lf_monotonic_ms() >= until) {
-      snprintf(errstr, errstr_size, "observations not acknowledged in time");
-      return LF_ERR_TIMEOUT;
-    }
-    if (lf_http_actions_step(x->http, -1, 0, on_call, x)) {
-      snprintf(errstr, errstr_size, "HTTP actions: libcurl failed");
-      return LF_ERR_IO;
-    }
+/* After Redis or the brokers failed, their work waits (doubling up to
+ * 2 s) while the calls in flight go on: an outage costs no spinning. */
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 2000
+
+static void backoff(executor_t *x, lf_err_t err) {
+  if (!err) {
+    x->backoff_ms = 0;
+    return;
   }
-  return err;
+  x->backoff_ms = x->backoff_ms ? x->backoff_ms * 2 : BACKOFF_MIN_MS;
+  if (x->backoff_ms > BACKOFF_MAX_MS)
+    x->backoff_ms = BACKOFF_MAX_MS;
+  x->retry_at_ms = lf_monotonic_ms() + x->backoff_ms;
+}
+
+/* The calls in flight moved on while the worker waits for the brokers:
+ * answers that arrive are taken (their runs become ready, for the next
+ * settle) instead of timing out unread, and the leases of what is held
+ * here are renewed as they fall due, so that a rebalance during a broker
+ * outage longer than the lease (members can expire meanwhile) never lets
+ * another executor take over a call that is alive here. */
+lf_err_t lf_exec_runs_pump(executor_t *x, char *errstr, size_t errstr_size) {
+  char why[512];
+  if (lf_http_actions_step(x->http, -1, 0, on_call, x)) {
+    snprintf(errstr, errstr_size, "HTTP actions: libcurl failed");
+    return LF_ERR_IO;
+  }
+  lf_err_t err = LF_OK;
+  if (!x->backoff_ms || lf_monotonic_ms() >= x->retry_at_ms)
+    err = renew(x, why, sizeof(why));
+  if (err) /* tried again when due; the wait goes on */
+    backoff(x, err);
+  return LF_OK;
 }
 
 /* Ready runs: stored, published, acknowledged, and then their records
@@ -470,7 +482,7 @@ static lf_err_t settle(executor_t *x, lf_out_t *out, char *errstr,
       err = publish(x, r, out, errstr, errstr_size);
     }
   if (!err && any)
-    err = await_brokers(x, out, errstr, errstr_size);
+    err = lf_out_wait(out, errstr, errstr_size);
   if (err == LF_ERR_NOMEM && !errstr[0])
     snprintf(errstr, errstr_size, "out of memory");
   if (err || !any) {
@@ -515,22 +527,6 @@ static int wait_ms(const executor_t *x, int timeout_ms) {
         r->recheck_ms - now < timeout_ms)
       timeout_ms = r->recheck_ms > now ? (int)(r->recheck_ms - now) : 0;
   return timeout_ms < 0 ? 0 : timeout_ms;
-}
-
-/* After Redis or the brokers failed, their work waits (doubling up to
- * 2 s) while the calls in flight go on: an outage costs no spinning. */
-#define BACKOFF_MIN_MS 20
-#define BACKOFF_MAX_MS 2000
-
-static void backoff(executor_t *x, lf_err_t err) {
-  if (!err) {
-    x->backoff_ms = 0;
-    return;
-  }
-  x->backoff_ms = x->backoff_ms ? x->backoff_ms * 2 : BACKOFF_MIN_MS;
-  if (x->backoff_ms > BACKOFF_MAX_MS)
-    x->backoff_ms = BACKOFF_MAX_MS;
-  x->retry_at_ms = lf_monotonic_ms() + x->backoff_ms;
 }
 
 lf_err_t lf_exec_runs_idle(executor_t *x, int wake_fd, int timeout_ms,

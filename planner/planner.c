@@ -493,6 +493,17 @@ static lf_err_t idle(void *ctx, int wake_fd, int timeout_ms, lf_out_t *out,
   return p->nreplies ? conclude_all(p, out, errstr, errstr_size) : LF_OK;
 }
 
+/* Model calls moved on while the worker waits for the brokers: replies
+ * that arrive are kept for idle, not left to time out. */
+static lf_err_t pump(void *ctx, char *errstr, size_t errstr_size) {
+  planner_t *p = ctx;
+  if (p->be->poll && p->be->poll(p->bctx, -1, 0, on_thought, p)) {
+    snprintf(errstr, errstr_size, "model calls: libcurl failed");
+    return LF_ERR_IO;
+  }
+  return LF_OK;
+}
+
 static int listed(const call_t *c, const lf_goal_slot_t *s) {
   for (; c; c = c->next)
     if (!strcmp(c->goal_id, s->goal_id) && c->version == s->version)
@@ -606,5 +617,6 @@ const lf_handler_t lf_planner_handler = {
     .delivered = delivered,
     .tick = tick,
     .idle = idle,
+    .pump = pump,
     .close = planner_close,
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "llm_server.h"
+#include "mock.h"
 #include "redis.h"
 #include "redis_server.h"
 #include "runstate.h"
@@ -824,6 +825,55 @@ START_TEST(responses_are_observed_within_a_record) {
 }
 END_TEST
 
+/* While the brokers are down and an observation waits for them, the leases
+ * of calls still in flight are renewed: a rebalance meanwhile (members can
+ * expire during an outage longer than the lease) finds them alive, and
+ * nobody calls again what is being called here. */
+START_TEST(leases_are_renewed_while_the_brokers_are_down) {
+  http_fixture_t h;
+  lf_test_records_t r;
+  approval_t p, q;
+  const char *const extra[] = {"executor.lease.ms=900", NULL};
+  http_start(&h, EXECUTOR, extra);
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"slowly\"}", 4000, NULL);
+  lf_llm_server_push(h.srv, 201, "{\"paid\":\"soon\"}", 500, NULL);
+  send_approved(&h, &p, "x-slow", "pay_invoice", "{\"invoice_id\":\"INV-1\"}");
+  for (int i = 0; i < 500 && lf_llm_server_total(h.srv) < 1; i++)
+    usleep(10000);
+  send_approved(&h, &q, "x-soon", "pay_invoice", "{\"invoice_id\":\"INV-2\"}");
+  for (int i = 0; i < 500 && lf_llm_server_total(h.srv) < 2; i++)
+    usleep(10000);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 2);
+  rd_kafka_mock_cluster_t *mc = lf_mock_cluster(lf_stack_mock(h.env.stack));
+  for (int b = 1; b <= 3; b++)
+    rd_kafka_mock_broker_set_down(mc, b);
+  /* x-soon's observation waits for the brokers; x-slow is still called,
+   * its lease (900 ms) renewed all along */
+  sleep(3);
+  redisContext *rc = lf_test_redis(&h.env);
+  redisReply *keys = redisCommand(rc, "KEYS lamfleet:run:*");
+  ck_assert_msg(keys && keys->elements == 1, "%zu runs in flight",
+                keys ? keys->elements : 0);
+  redisReply *until = redisCommand(rc, "HGET %s until", keys->element[0]->str);
+  ck_assert(until && until->type == REDIS_REPLY_STRING);
+  long long left = atoll(until->str) - (long long)lf_now_ms();
+  ck_assert_msg(left > 0, "the lease lapsed %lld ms ago", -left);
+  freeReplyObject(until);
+  freeReplyObject(keys);
+  redisFree(rc);
+  for (int b = 1; b <= 3; b++)
+    rd_kafka_mock_broker_set_up(mc, b);
+  lf_observation_t *o = observation(&h.env, "x-soon", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  lf_test_records_free(&r);
+  o = observation(&h.env, "x-slow", 1, &r);
+  ck_assert_msg(o->status == LF_OBS_SUCCEEDED, "%s", o->error);
+  lf_test_records_free(&r);
+  ck_assert_uint_eq(lf_llm_server_total(h.srv), 2);
+  http_stop(&h);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("executor");
   TCase *tc = tcase_create("executor");
@@ -839,6 +889,7 @@ int main(void) {
   tcase_add_test(tc, responses_are_observed_within_a_record);
   tcase_add_test(tc, a_rebalance_then_sigterm_calls_nothing_twice);
   tcase_add_test(tc, a_redis_outage_costs_no_spinning);
+  tcase_add_test(tc, leases_are_renewed_while_the_brokers_are_down);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

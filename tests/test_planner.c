@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "llm_server.h"
+#include "mock.h"
 #include "support.h"
 #include "util.h"
 
@@ -469,6 +470,54 @@ START_TEST(a_restarted_planner_makes_the_call_again) {
 }
 END_TEST
 
+/* With every broker down, the planner waits for the acknowledgement of one
+ * goal's result while another goal's model call is in flight: the answer
+ * that arrives meanwhile is taken, not turned into a timeout. */
+START_TEST(answers_during_a_broker_outage_are_not_timeouts) {
+  fixture_t f;
+  char slow[37], quick[37];
+  lf_test_records_t res;
+  const char *const extra[] = {"planner.openai.timeout.ms=3500",
+                               "planner.openai.retries=0", NULL};
+  start(&f, PLANNER, extra);
+  static const char answer[] =
+      "{\"choices\":[{\"index\":0,\"finish_reason\":\"stop\",\"message\":"
+      "{\"role\":\"assistant\",\"content\":\"%s\"}}],"
+      "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,"
+      "\"total_tokens\":7}}";
+  char body[256];
+  snprintf(body, sizeof(body), answer, "slow answer");
+  lf_llm_server_push(f.llm, 200, body, 2000, NULL);
+  snprintf(body, sizeof(body), answer, "quick answer");
+  lf_llm_server_push(f.llm, 200, body, 300, NULL);
+  lf_test_submit(&f.env, "take your time", "acme", slow);
+  for (int i = 0; i < 400 && lf_llm_server_total(f.llm) < 1; i++)
+    usleep(10000);
+  lf_test_submit(&f.env, "be quick", "acme", quick);
+  for (int i = 0; i < 400 && lf_llm_server_total(f.llm) < 2; i++)
+    usleep(10000);
+  ck_assert_uint_eq(lf_llm_server_total(f.llm), 2);
+  /* the quick answer's result cannot be delivered for 5 s; the slow answer
+   * arrives 2 s into the outage, before its 3.5 s timeout */
+  rd_kafka_mock_cluster_t *mc = lf_mock_cluster(lf_stack_mock(f.env.stack));
+  for (int b = 1; b <= 3; b++)
+    rd_kafka_mock_broker_set_down(mc, b);
+  sleep(5);
+  for (int b = 1; b <= 3; b++)
+    rd_kafka_mock_broker_set_up(mc, b);
+  lf_result_t *r = result_of(&f, slow, &res);
+  ck_assert_msg(r->status == LF_RESULT_COMPLETED, "%s", r->error);
+  ck_assert_str_eq(r->answer, "slow answer");
+  lf_test_records_free(&res);
+  r = result_of(&f, quick, &res);
+  ck_assert_msg(r->status == LF_RESULT_COMPLETED, "%s", r->error);
+  ck_assert_str_eq(r->answer, "quick answer");
+  lf_test_records_free(&res);
+  ck_assert_uint_eq(lf_llm_server_total(f.llm), 2); /* nothing asked again */
+  stop(&f);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("planner");
   TCase *tc = tcase_create("planner");
@@ -482,6 +531,7 @@ int main(void) {
   tcase_add_test(tc, calls_in_flight_are_capped);
   tcase_add_test(tc, slow_calls_keep_the_planner_in_its_group);
   tcase_add_test(tc, a_restarted_planner_makes_the_call_again);
+  tcase_add_test(tc, answers_during_a_broker_outage_are_not_timeouts);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }

@@ -263,6 +263,153 @@ START_TEST(acl_users_authenticate) {
 }
 END_TEST
 
+/* A PKI of its own (tests/tls_certs.sh) in a fresh directory. */
+static const char *tls_dir(void) {
+  static char dir[64];
+  char cmd[256];
+  snprintf(dir, sizeof(dir), "/tmp/lamfleet-tls-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(cmd, sizeof(cmd), "sh %s/tls_certs.sh %s", LF_TESTS_DIR, dir);
+  ck_assert_int_eq(system(cmd), 0);
+  return dir;
+}
+
+static void rm_dir(const char *dir) {
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* lf_redis_new with settings; NULL when refused (errstr says why). */
+static lf_redis_t *redis_with(const char *const *kv) {
+  lf_conf_t *conf = lf_test_conf();
+  for (size_t i = 0; kv[i]; i++)
+    ck_assert_msg(!lf_conf_set_kv(conf, kv[i], errstr, sizeof(errstr)), "%s",
+                  errstr);
+  lf_redis_t *r = lf_redis_new(conf, errstr, sizeof(errstr));
+  lf_conf_destroy(conf);
+  return r;
+}
+
+/* PING through r: LF_OK, or the error with errstr. */
+static lf_err_t ping(lf_redis_t *r) {
+  redisReply *rep = NULL;
+  lf_err_t err = lf_redis_command(r, &rep, errstr, sizeof(errstr), "PING");
+  if (!err)
+    ck_assert_str_eq(rep->str, "PONG");
+  freeReplyObject(rep);
+  return err;
+}
+
+START_TEST(tls_verifies_the_server) {
+  const char *dir = tls_dir();
+  lf_redis_server_opts_t o = {.tls_dir = dir, .tls_auth = "optional"};
+  lf_redis_server_t *srv =
+      lf_redis_server_start_opts("redis-server", &o, errstr, sizeof(errstr));
+  ck_assert_msg(srv != NULL, "%s", errstr);
+  char url[64], localhost[64], ca[128], other[128];
+  snprintf(url, sizeof(url), "redis.url=%s", lf_redis_server_url(srv));
+  snprintf(localhost, sizeof(localhost), "redis.url=rediss://localhost:%s",
+           strrchr(lf_redis_server_url(srv), ':') + 1);
+  snprintf(ca, sizeof(ca), "redis.tls.ca.file=%s/ca.pem", dir);
+  snprintf(other, sizeof(other), "redis.tls.ca.file=%s/other-ca.pem", dir);
+  /* the right CA, by IP address and by name: a pipeline of large values */
+  const char *const *good[] = {(const char *[]){url, ca, NULL},
+                               (const char *[]){localhost, ca, NULL}};
+  for (size_t g = 0; g < 2; g++) {
+    lf_redis_t *r = redis_with(good[g]);
+    ck_assert_msg(r != NULL, "%s", errstr);
+    size_t big = 300000;
+    char *v = malloc(big);
+    ck_assert_ptr_nonnull(v);
+    memset(v, 'x', big);
+    for (int i = 0; i < 20; i++)
+      ck_assert_int_eq(
+          lf_redis_append(r, errstr, sizeof(errstr), "SET k%d %b", i, v, big),
+          LF_OK);
+    ck_assert_int_eq(lf_redis_append(r, errstr, sizeof(errstr), "STRLEN k19"),
+                     LF_OK);
+    redisReply *rep;
+    for (int i = 0; i < 20; i++) {
+      ck_assert_msg(lf_redis_reply(r, &rep, errstr, sizeof(errstr)) == LF_OK,
+                    "%s", errstr);
+      freeReplyObject(rep);
+    }
+    ck_assert_int_eq(lf_redis_reply(r, &rep, errstr, sizeof(errstr)), LF_OK);
+    ck_assert_int_eq(rep->integer, (long long)big);
+    freeReplyObject(rep);
+    free(v);
+    lf_redis_destroy(r);
+  }
+  /* a CA that did not sign it, a name it does not carry: refused */
+  const char *const *bad[] = {
+      (const char *[]){url, other, NULL},
+      (const char *[]){localhost, ca, "redis.tls.server.name=evil.example",
+                       NULL},
+      (const char *[]){url, NULL}}; /* the system's CAs */
+  const char *why[] = {"self-signed certificate", "hostname mismatch",
+                       "certificate verify failed"};
+  for (size_t b = 0; b < 3; b++) {
+    lf_redis_t *r = redis_with(bad[b]);
+    ck_assert_msg(r != NULL, "%s", errstr);
+    ck_assert_int_eq(ping(r), LF_ERR_REDIS_CONN);
+    ck_assert_msg(strstr(errstr, why[b]) && strstr(errstr, "TLS"), "%zu: %s", b,
+                  errstr);
+    lf_redis_destroy(r);
+  }
+  /* verification off: encrypted, though nobody knows who answers */
+  lf_redis_t *r =
+      redis_with((const char *[]){url, other, "redis.tls.verify=false", NULL});
+  ck_assert_msg(r && ping(r) == LF_OK, "%s", errstr);
+  lf_redis_destroy(r);
+  lf_redis_server_stop(srv);
+  rm_dir(dir);
+}
+END_TEST
+
+START_TEST(tls_client_certificates) {
+  const char *dir = tls_dir();
+  lf_redis_server_opts_t o = {.tls_dir = dir, .tls_auth = "yes"};
+  lf_redis_server_t *srv =
+      lf_redis_server_start_opts("redis-server", &o, errstr, sizeof(errstr));
+  ck_assert_msg(srv != NULL, "%s", errstr);
+  char url[64], ca[128], cert[128], key[128], other_key[128];
+  snprintf(url, sizeof(url), "redis.url=%s", lf_redis_server_url(srv));
+  snprintf(ca, sizeof(ca), "redis.tls.ca.file=%s/ca.pem", dir);
+  snprintf(cert, sizeof(cert), "redis.tls.cert.file=%s/client.pem", dir);
+  snprintf(key, sizeof(key), "redis.tls.key.file=%s/client.key", dir);
+  snprintf(other_key, sizeof(other_key), "redis.tls.key.file=%s/server.key",
+           dir);
+  lf_redis_t *r = redis_with((const char *[]){url, ca, cert, key, NULL});
+  ck_assert_msg(r && ping(r) == LF_OK, "%s", errstr);
+  lf_redis_destroy(r);
+  /* no certificate: refused at connect, so a start-up check sees it */
+  r = redis_with((const char *[]){url, ca, NULL});
+  ck_assert_ptr_nonnull(r);
+  ck_assert_int_eq(lf_redis_connect(r, errstr, sizeof(errstr)),
+                   LF_ERR_REDIS_CONN);
+  ck_assert_msg(strstr(errstr, "TLS") && strstr(errstr, "client certificate"),
+                "%s", errstr);
+  lf_redis_destroy(r);
+  /* settings that cannot work are named before any connection */
+  const char *const *refused[] = {
+      (const char *[]){url, ca, cert, NULL},
+      (const char *[]){url, ca, cert, other_key, NULL},
+      (const char *[]){url, "redis.tls.ca.file=/nonexistent/ca.pem", NULL},
+      (const char *[]){"redis.url=redis://127.0.0.1:1", ca, NULL}};
+  const char *named[] = {"go together", "redis.tls.key.file",
+                         "redis.tls.ca.file: \"/nonexistent/ca.pem\"",
+                         "redis.tls.ca.file is set but redis.url is not "
+                         "rediss://"};
+  for (size_t i = 0; i < 4; i++) {
+    ck_assert_ptr_null(redis_with(refused[i]));
+    ck_assert_msg(strstr(errstr, named[i]), "%zu: %s", i, errstr);
+  }
+  lf_redis_server_stop(srv);
+  rm_dir(dir);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("redis");
   TCase *tc = tcase_create("redis");
@@ -273,6 +420,8 @@ int main(void) {
   tcase_add_test(tc, bad_urls_are_named);
   tcase_add_test(tc, urls_parse_as_libcurl_reads_them);
   tcase_add_test(tc, acl_users_authenticate);
+  tcase_add_test(tc, tls_verifies_the_server);
+  tcase_add_test(tc, tls_client_certificates);
   tcase_add_test(tc, scripts_are_loaded_once_and_again_after_a_flush);
   suite_add_tcase(s, tc);
   return lf_test_run(s);

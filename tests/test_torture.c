@@ -14,9 +14,13 @@
 #include "body.h"
 #include "guard.h"
 #include "lf_text.h"
+#include "log.h"
+#include "mock.h"
 #include "playbook.h"
+#include "redis_server.h"
 #include "sign.h"
 #include "util.h"
+#include "worker.h"
 
 /* No test framework here: its own allocations would be failed too. */
 #define ck_assert_msg(cond, ...)                                               \
@@ -270,6 +274,117 @@ static void approvers(int clean) {
   lf_conf_destroy(conf);
 }
 
+/* One guard batch through a real worker (mock cluster, redis-server):
+ * approvals signed and published, rejections, a duplicate, all through
+ * Redis. Every run uses a tenant of its own so that each run takes the
+ * same path. */
+static lf_worker_t *guard_w;
+static long guard_runs;
+
+static uint64_t counter(const char *name) {
+  return lf_worker_counter(guard_w, name);
+}
+
+static void guard_batch(int clean) {
+  static const char *const actions[][3] = {
+      {"echo", "{\"message\":\"hi\"}", ""},
+      {"pay_invoice", "{\"invoice_id\":\"INV-1\"}", "invoice-1"},
+      {"drop_database", "{\"database\":\"prod\"}", ""},
+      {"echo", "{\"message\":5}", ""},
+      {"echo", "{\"message\":\"hi\"}", ""}}; /* the first again */
+  enum { N = 5 };
+  char tenant[32], goal[N][48], action[N][64], errstr[512] = "";
+  lf_action_t a[N];
+  lf_msg_t m[N];
+  uint8_t *bytes[N] = {0};
+  int ok = 1;
+  snprintf(tenant, sizeof(tenant), "t%08ld", guard_runs++);
+  memset(m, 0, sizeof(m));
+  for (int i = 0; i < N; i++) {
+    snprintf(goal[i], sizeof(goal[i]), "g-%s-%d", tenant, i == 4 ? 0 : i);
+    snprintf(action[i], sizeof(action[i]), "%s:%d", goal[i], i == 4 ? 1 : 0);
+    a[i] = (lf_action_t)LF_ACTION_INIT;
+    a[i].action_id = action[i];
+    a[i].goal_id = goal[i];
+    a[i].tenant = tenant;
+    a[i].name = (char *)actions[i][0];
+    a[i].arguments_json = (char *)actions[i][1];
+    a[i].idempotency_key = (char *)actions[i][2];
+    m[i].topic = LF_TOPIC_PROPOSED;
+    m[i].pb = &a[i].base;
+    m[i].topic_name = "lamfleet.actions.proposed";
+    m[i].offset = i;
+    m[i].key = goal[i];
+    m[i].key_len = strlen(goal[i]);
+    ok = ok && (bytes[i] = lf_proto_encode(&a[i].base, &m[i].len));
+    m[i].value = bytes[i];
+  }
+  uint64_t approved = counter("approved"), rejected = counter("rejected"),
+           duplicates = counter("duplicates");
+  lf_err_t err = ok ? lf_worker_handle(guard_w, m, N, errstr, sizeof(errstr))
+                    : LF_ERR_NOMEM;
+  ck_assert_msg(err == LF_OK || *errstr || !ok, "error %d and no message", err);
+  ck_assert_msg(err == LF_OK || !clean, "%s", errstr);
+  /* fail closed: whatever failed, never more than the two good actions
+   * approved (an allocation failure while deciding rejects); a batch that
+   * says it went through decided all five, and a clean one right */
+  approved = counter("approved") - approved;
+  rejected = counter("rejected") - rejected;
+  duplicates = counter("duplicates") - duplicates;
+  ck_assert_msg(approved <= 2, "%llu approved", (unsigned long long)approved);
+  ck_assert_msg(err || approved + rejected + duplicates == N,
+                "%llu approved, %llu rejected, %llu duplicates",
+                (unsigned long long)approved, (unsigned long long)rejected,
+                (unsigned long long)duplicates);
+  ck_assert(!clean || (approved == 2 && rejected == 2 && duplicates == 1));
+  for (int i = 0; i < N; i++)
+    free(bytes[i]);
+}
+
+static lf_mock_t *guard_mock;
+static lf_redis_server_t *guard_redis;
+static lf_conf_t *guard_conf;
+
+static void guard_start(void) {
+  char errstr[512], keys[128], obs[128];
+  guard_conf = lf_conf_new();
+  ck_assert_ptr_nonnull(guard_conf);
+  guard_redis =
+      lf_redis_server_start("redis-server", 1, errstr, sizeof(errstr));
+  ck_assert_msg(guard_redis != NULL, "%s", errstr);
+  ck_assert(!lf_keyring_random_spec(keys, sizeof(keys)) &&
+            !lf_keyring_random_spec(obs, sizeof(obs)));
+  const char *const kv[][2] = {{"log.level", "error"},
+                               {"kafka.statistics.interval.ms", "0"},
+                               {"redis.url", lf_redis_server_url(guard_redis)},
+                               {"signing.keys", keys},
+                               {"observation.keys", obs},
+                               {"dev.brokers", "1"},
+                               {"dev.partitions", "1"}};
+  for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+    ck_assert_msg(
+        !lf_conf_set(guard_conf, kv[i][0], kv[i][1], errstr, sizeof(errstr)),
+        "%s", errstr);
+  lf_log_configure(guard_conf);
+  guard_mock = lf_mock_new(guard_conf, errstr, sizeof(errstr));
+  ck_assert_msg(guard_mock != NULL, "%s", errstr);
+  ck_assert(!lf_conf_set(guard_conf, "kafka.bootstrap.servers",
+                         lf_mock_bootstraps(guard_mock), errstr,
+                         sizeof(errstr)));
+  guard_w =
+      lf_worker_new(guard_conf, &lf_guard_handler, errstr, sizeof(errstr));
+  ck_assert_msg(guard_w != NULL, "%s", errstr);
+  guard_batch(1); /* counters and connections made once, outside the count */
+}
+
+static void guard_stop(void) {
+  guard_batch(1); /* still deciding right after every failure */
+  lf_worker_destroy(guard_w);
+  lf_mock_destroy(guard_mock);
+  lf_redis_server_stop(guard_redis);
+  lf_conf_destroy(guard_conf);
+}
+
 int main(void) {
   load_examples();
   char errstr[512];
@@ -297,10 +412,16 @@ int main(void) {
   struct {
     const char *name;
     void (*fn)(int);
-  } scenarios[] = {{"catalog", catalog},   {"evaluate", evaluate},
-                   {"body", body},         {"decode", decode},
-                   {"playbook", playbook}, {"bindings", bindings},
-                   {"text", text},         {"approvers", approvers}};
+  } scenarios[] = {{"catalog", catalog},
+                   {"evaluate", evaluate},
+                   {"body", body},
+                   {"decode", decode},
+                   {"playbook", playbook},
+                   {"bindings", bindings},
+                   {"text", text},
+                   {"approvers", approvers},
+                   {"guard batch", guard_batch}};
+  guard_start();
   for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
     long n = torture(scenarios[i].fn);
     fprintf(stderr, "torture %-10s %ld allocations, each failed in turn\n",
@@ -308,6 +429,7 @@ int main(void) {
     ck_assert_int_gt(n, 0);
   }
   json_set_alloc_funcs(malloc, free);
+  guard_stop();
   lf_catalog_destroy(fixed_catalog);
   free(verdict_bytes);
   free(payments);
