@@ -71,8 +71,9 @@ static lf_err_t tls_files(lf_redis_tls_t *t, const lf_conf_t *conf,
              ssl_reason(why, sizeof(why), "cannot load"));
     return LF_ERR_INVALID;
   }
-  if (*key && (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
-               SSL_CTX_check_private_key(t->ctx) != 1)) {
+  if (*key &&
+      (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+       SSL_CTX_check_private_key(t->ctx) != 1)) {
     snprintf(errstr, errstr_size, "redis.tls.key.file: \"%s\": %s", key,
              ssl_reason(why, sizeof(why), "not the certificate's key"));
     return LF_ERR_INVALID;
@@ -173,8 +174,8 @@ fail:
   return -1;
 }
 
-static int connect_tcp(const lf_redis_url_t *u, int64_t deadline,
-                       char *errstr, size_t errstr_size) {
+static int connect_tcp(const lf_redis_url_t *u, int64_t deadline, char *errstr,
+                       size_t errstr_size) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC,
                            .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_NUMERICSERV},
@@ -240,8 +241,8 @@ static lf_err_t ssl_wait(lf_redis_conn_t *c, int ret, int64_t deadline,
   char why[256];
   int e = SSL_get_error(c->ssl, ret);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-    return wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-                   deadline, errstr, errstr_size);
+    return wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline,
+                   errstr, errstr_size);
   if (SSL_get_verify_result(c->ssl) != X509_V_OK)
     snprintf(why, sizeof(why), "certificate verify failed: %s",
              X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));

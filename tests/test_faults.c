@@ -32,6 +32,8 @@ typedef struct fleet {
   lf_redis_server_t *redis;
   pid_t planner, guards[2], executors[MAX_EXECUTORS];
   size_t nexec;
+  rd_kafka_t *producer; /* the goals', with delivery reports */
+  int refused[MAX_GOALS];
   char ids[MAX_GOALS][37];
   char invoice[MAX_GOALS][24];
   size_t n;
@@ -60,28 +62,62 @@ static pid_t spawn_executor(fleet_t *f) {
   return pid;
 }
 
-/* Produces count goals without waiting for their acknowledgement (a
- * broker may be down): audit() flushes. */
-static void submit(fleet_t *f, size_t count) {
-  char errstr[512], topic[256];
+/* A goal the brokers refused (a produce error injected, a timeout): sent
+ * again, as a producing service would. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque) {
+  (void)rk;
+  (void)opaque;
+  if (m->err && m->_private)
+    *(int *)m->_private = 1;
+}
+
+static void produce_goal(fleet_t *f, size_t k) {
+  char errstr[512], topic[256], text[64];
+  lf_goal_t g = LF_GOAL_INIT;
   lf_kafka_topic_name(f->env.conf, LF_TOPIC_GOALS, topic, sizeof(topic));
+  snprintf(text, sizeof(text), "pay invoice %zu", 1000 + k);
+  g.goal_id = f->ids[k];
+  g.tenant = TENANT;
+  g.text = text;
+  g.created_at_ms = lf_now_ms();
+  f->refused[k] = 0;
+  ck_assert_msg(!lf_kafka_produce(f->producer, topic, g.goal_id, &g.base, NULL,
+                                  0, &f->refused[k], errstr, sizeof(errstr)),
+                "%s", errstr);
+}
+
+/* Produces count goals without waiting for their acknowledgement (a
+ * broker may be down): delivered() waits. */
+static void submit(fleet_t *f, size_t count) {
   for (size_t i = 0; i < count; i++) {
     ck_assert_uint_lt(f->n, MAX_GOALS);
-    char text[64];
-    lf_goal_t g = LF_GOAL_INIT;
-    snprintf(text, sizeof(text), "pay invoice %zu", 1000 + f->n);
     snprintf(f->invoice[f->n], sizeof(f->invoice[0]), "INV-%zu", 1000 + f->n);
     lf_uuid(f->ids[f->n]);
-    g.goal_id = f->ids[f->n];
-    g.tenant = TENANT;
-    g.text = text;
-    g.created_at_ms = lf_now_ms();
-    ck_assert_msg(!lf_kafka_produce(f->env.producer, topic, g.goal_id, &g.base,
-                                    NULL, 0, NULL, errstr, sizeof(errstr)),
-                  "%s", errstr);
-    f->n++;
+    produce_goal(f, f->n++);
   }
-  rd_kafka_poll(f->env.producer, 0);
+  rd_kafka_poll(f->producer, 0);
+}
+
+/* Waits until every goal so far is on the goals topic, sending again
+ * those the brokers refused. */
+static void delivered(fleet_t *f, int timeout_ms) {
+  size_t resent = 0;
+  for (int round = 0; round < 10; round++) {
+    ck_assert_int_eq(rd_kafka_flush(f->producer, timeout_ms), 0);
+    size_t again = 0;
+    for (size_t k = 0; k < f->n; k++)
+      if (f->refused[k]) {
+        produce_goal(f, k);
+        again++;
+      }
+    if (!again)
+      break;
+    resent += again;
+  }
+  if (resent)
+    fprintf(stderr, "%zu goal(s) refused by the brokers were sent again\n",
+            resent);
 }
 
 typedef struct range {
@@ -107,9 +143,8 @@ static size_t index_of(const range_t *g, const char *goal_id) {
 /* The records of topic for goals in g, read until every goal has one (a
  * record may be there twice, e.g. produced again after a lost ack) or the
  * deadline passes; seen[k] says which goals have one. */
-static lf_test_records_t read_each(fleet_t *f, lf_topic_t topic,
-                                   range_t *g, int64_t deadline,
-                                   int seen[MAX_GOALS]) {
+static lf_test_records_t read_each(fleet_t *f, lf_topic_t topic, range_t *g,
+                                   int64_t deadline, int seen[MAX_GOALS]) {
   size_t want = g->to - g->from, distinct = 0;
   lf_test_records_t r = {0};
   do {
@@ -149,7 +184,7 @@ static audit_t audit(fleet_t *f, size_t from, size_t to, int timeout_ms) {
   range_t g = {f, from, to};
   audit_t a = {.goals = to - from};
   int status[MAX_GOALS] = {0}, seen[MAX_GOALS], approved[MAX_GOALS];
-  ck_assert_int_eq(rd_kafka_flush(f->env.producer, timeout_ms), 0);
+  delivered(f, timeout_ms);
   int64_t deadline = lf_monotonic_ms() + timeout_ms;
   lf_test_records_t r = read_each(f, LF_TOPIC_RESULTS, &g, deadline, seen);
   for (size_t i = 0; i < r.n; i++) {
@@ -164,8 +199,8 @@ static audit_t audit(fleet_t *f, size_t from, size_t to, int timeout_ms) {
   }
   lf_test_records_free(&r);
   /* every approved action of these goals must have been carried out */
-  lf_test_records_t ap = read_each(f, LF_TOPIC_APPROVED, &g,
-                                   lf_monotonic_ms() + 10000, approved);
+  lf_test_records_t ap =
+      read_each(f, LF_TOPIC_APPROVED, &g, lf_monotonic_ms() + 10000, approved);
   lf_test_records_free(&ap);
   for (size_t k = from; k < to; k++) {
     uint64_t calls = lf_payments_calls(payments(f), f->invoice[k]);
@@ -195,12 +230,15 @@ static void fleet_start(fleet_t *f) {
   char errstr[512], url[256];
   memset(f, 0, sizeof(*f));
   lf_redis_server_opts_t o = {.durable = 1};
-  f->redis = lf_redis_server_start_opts("redis-server", &o, errstr,
-                                        sizeof(errstr));
+  f->redis =
+      lf_redis_server_start_opts("redis-server", &o, errstr, sizeof(errstr));
   ck_assert_msg(f->redis != NULL, "%s", errstr);
   snprintf(url, sizeof(url), "redis.url=%s", lf_redis_server_url(f->redis));
   const char *const settings[] = {url, "dev.brokers=3", NULL};
   lf_test_env_start_with(&f->env, 0, settings);
+  f->producer = lf_kafka_producer_new(f->env.conf, "faults-goals", on_delivery,
+                                      errstr, sizeof(errstr));
+  ck_assert_msg(f->producer != NULL, "%s", errstr);
   f->planner = lf_test_spawn(&f->env, LF_PLANNER_PATH, NULL);
   for (int i = 0; i < 2; i++)
     f->guards[i] = lf_test_spawn(&f->env, LF_GUARD_PATH, NULL);
@@ -231,6 +269,7 @@ static void fleet_stop(fleet_t *f) {
   for (int i = 0; i < 2; i++)
     stop_pid(f->guards[i], SIGKILL, 0);
   stop_pid(f->planner, SIGKILL, 0);
+  rd_kafka_destroy(f->producer);
   lf_test_env_stop(&f->env);
   lf_redis_server_stop(f->redis);
 }
@@ -263,14 +302,14 @@ static void infrastructure_faults(fleet_t *f) {
       RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
       RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
       RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-  rd_kafka_mock_push_request_errors(
-      mc, API_FETCH, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-      RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
-      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
-  rd_kafka_mock_push_request_errors(
-      mc, API_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-      RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
-      RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+  rd_kafka_mock_push_request_errors(mc, API_FETCH, 3,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 3,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+                                    RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
 
   /* redis-server killed (kill -9) and restarted 1.5 s later */
   usleep(300000);
