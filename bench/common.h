@@ -14,6 +14,19 @@ void fill(const lf_conf_t *conf, const char *topic, long n);
 /* Consumes n records from bench.in, produces each to bench.out, until all
  * are acknowledged: records per second. */
 double relay(lf_conf_t *conf, lf_mock_t *mock, long n);
+typedef enum { RELAY_RAW, RELAY_REDIS, RELAY_STRICT } relay_mode_t;
+/* The same, plus a pipelined Redis SET NX per record (RELAY_REDIS), plus
+ * acks awaited and offsets committed per batch of 256 (RELAY_STRICT). */
+double relay_mode(lf_conf_t *conf, lf_mock_t *mock, long n, relay_mode_t mode);
+
+/* The three relays of one run, records per second. */
+typedef struct bench_baselines {
+  double raw, redis, strict;
+} bench_baselines_t;
+/* The embedded stack with the workers of mask, then the three relays of n
+ * records each, printed. */
+lf_stack_t *bench_stack_baselines(lf_conf_t *conf, unsigned workers, long n,
+                                  bench_baselines_t *b);
 
 /* The embedded stack with the workers of mask, then the relay of n
  * records on its cluster, printed; its rate in *relay_rate. */

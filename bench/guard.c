@@ -118,12 +118,12 @@ int main(int argc, char **argv) {
       lf_conf_set(conf, "guard.catalog", CATALOG, errstr, sizeof(errstr)))
     die("config");
   validator(nvalid);
-  double relay_rate;
-  lf_stack_t *s = bench_stack(conf, 0, nrelay, &relay_rate);
+  bench_baselines_t b;
+  lf_stack_t *s = bench_stack_baselines(conf, 0, nrelay, &b);
   double rate = guard_rate(s, conf, nactions);
-  printf("guard on one worker thread, Redis pipelined per batch: %.0f "
-         "decisions/s, %.3f of the raw relay\n",
-         rate, rate / relay_rate);
+  printf("guard on one worker thread: %.0f decisions/s: %.3f of the raw "
+         "relay, %.3f of the relay with Redis, %.3f of the strict relay\n",
+         rate, rate / b.raw, rate / b.redis, rate / b.strict);
   lf_stack_stop(s);
   lf_conf_destroy(conf);
   return 0;

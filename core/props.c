@@ -21,18 +21,23 @@ const lf_prop_t lf_props[] = {
     {"kafka.fetch.wait.max.ms", LF_PROP_INT, "5", 0, 60000, NULL, C,
      "A goal crosses several hops per step: librdkafka's 500 ms default "
      "would cost about 250 ms per hop for a lone record."},
-    {"kafka.linger.ms", LF_PROP_INT, "100", 0, 60000, NULL, P,
-     "Workers flush at the end of every batch, which sends at once: "
-     "lingering costs a lone record nothing and lets a batch's records "
-     "for a partition travel in one request."},
+    {"kafka.linger.ms", LF_PROP_INT, "1", 0, 60000, NULL, P,
+     "How long produced records wait to be sent. Workers wait for a "
+     "batch's acknowledgements by polling, not by rd_kafka_flush() (which "
+     "costs at least 10 ms a call in librdkafka 2.0), so this is the delay "
+     "a batch's outputs pay: a batch's records, produced together, still "
+     "travel in one request per partition."},
     {"kafka.queued.max.messages.kbytes", LF_PROP_INT, "16384", 1, 2097151, NULL,
      C,
      "Records a consumer fetches ahead, at most (KiB): a worker holding "
      "off at its cap keeps at most this much waiting in memory "
      "(librdkafka's default is 64 MiB)."},
-    {"kafka.queued.min.messages", LF_PROP_INT, "10000", 1, 10000000, NULL, C,
-     "Records per partition a consumer tries to keep fetched ahead "
-     "(librdkafka's default is 100000): a batch is a few hundred."},
+    {"kafka.queued.min.messages", LF_PROP_INT, "100000", 1, 10000000, NULL, C,
+     "Records a consumer tries to keep fetched ahead (librdkafka counts "
+     "the consumer's whole queue). Reaching it stops fetching for about a "
+     "second, so it must hold more than a second of work: at 10000 a "
+     "backlog drained in whole-second steps. Fetch-ahead memory is bounded "
+     "by kafka.queued.max.messages.kbytes."},
     {"kafka.statistics.interval.ms", LF_PROP_INT, "5000", 0, 86400000, NULL, C,
      "How often a worker's consumer reports its statistics, from which "
      "/metrics shows the lag of every partition it owns (0: none)."},

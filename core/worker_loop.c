@@ -174,8 +174,10 @@ static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
                               size_t errstr_size) {
   int64_t deadline =
       lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
+  /* Polled, not flushed: rd_kafka_flush() waits in 10 ms steps, which
+   * was most of a guard batch's time (kafka.linger.ms sends them). */
   while (w->out.outstanding > 0 && lf_monotonic_ms() < deadline) {
-    rd_kafka_flush(w->producer, w->h->pump ? 10 : 100);
+    rd_kafka_poll(w->producer, 1);
     lf_err_t err = w->h->pump && w->out.outstanding > 0
                        ? w->h->pump(w->ctx, errstr, errstr_size)
                        : LF_OK;
