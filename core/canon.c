@@ -52,39 +52,85 @@ static int cmp_keys(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void put_value(buf_t *b, const json_t *v) {
-  char num[32];
-  switch (json_typeof(v)) {
-  case JSON_OBJECT: {
-    size_t n = json_object_size(v), i = 0;
-    const char **keys = malloc((n ? n : 1) * sizeof(*keys));
-    const char *k;
-    json_t *m;
-    if (!keys) {
-      b->oom = 1;
-      return;
-    }
-    json_object_foreach((json_t *)v, k, m) {
-      keys[i++] = k;
-    }
-    qsort(keys, n, sizeof(*keys), cmp_keys);
-    put(b, "{", 1);
-    for (i = 0; i < n; i++) {
-      json_t *key = json_string(keys[i]);
-      if (i)
-        put(b, ",", 1);
-      if (!key)
-        b->oom = 1;
-      else
-        put_value(b, key);
-      json_decref(key);
-      put(b, ":", 1);
-      put_value(b, json_object_get(v, keys[i]));
-    }
-    put(b, "}", 1);
-    free(keys);
-    break;
+/* A JSON string exactly as jansson's json_dumps(JSON_COMPACT) writes it
+ * (signatures made by older versions must still verify): '"' and '\\'
+ * escaped, \b \f \n \r \t by name, other control characters as \u00XX
+ * (upper-case hex), everything else, UTF-8 included, as it is. Written
+ * here in runs rather than through json_dumps per string. */
+static void put_string(buf_t *b, const char *s, size_t len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t run = 0;
+  put(b, "\"", 1);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    put(b, s + run, i - run);
+    run = i + 1;
+    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    const char *named = c == '"'    ? "\\\""
+                        : c == '\\' ? "\\\\"
+                        : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t"
+                                    : NULL;
+    if (named)
+      put(b, named, 2);
+    else
+      put(b, esc, sizeof(esc));
   }
+  put(b, s + run, len - run);
+  put(b, "\"", 1);
+}
+
+static void put_int(buf_t *b, long long v) {
+  char num[24], *p = num + sizeof(num);
+  unsigned long long u =
+      v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do
+    *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--p = '-';
+  put(b, p, (size_t)(num + sizeof(num) - p));
+}
+
+#define SMALL_OBJECT 32 /* keys sorted on the stack up to this many */
+
+static void put_value(buf_t *b, const json_t *v);
+
+static void put_object(buf_t *b, const json_t *v) {
+  const char *small[SMALL_OBJECT], **keys = small, *k;
+  size_t n = json_object_size(v), i = 0;
+  json_t *m;
+  if (n > SMALL_OBJECT && !(keys = malloc(n * sizeof(*keys)))) {
+    b->oom = 1;
+    return;
+  }
+  json_object_foreach((json_t *)v, k, m) {
+    keys[i++] = k;
+  }
+  qsort(keys, n, sizeof(*keys), cmp_keys);
+  put(b, "{", 1);
+  for (i = 0; i < n; i++) {
+    if (i)
+      put(b, ",", 1);
+    put_string(b, keys[i], strlen(keys[i]));
+    put(b, ":", 1);
+    put_value(b, json_object_get(v, keys[i]));
+  }
+  put(b, "}", 1);
+  if (keys != small)
+    free(keys);
+}
+
+static void put_value(buf_t *b, const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+    put_object(b, v);
+    break;
   case JSON_ARRAY:
     put(b, "[", 1);
     for (size_t i = 0; i < json_array_size(v); i++) {
@@ -95,20 +141,22 @@ static void put_value(buf_t *b, const json_t *v) {
     put(b, "]", 1);
     break;
   case JSON_INTEGER:
-    snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-    put(b, num, strlen(num));
+    put_int(b, (long long)json_integer_value(v));
     break;
   case JSON_REAL:
     put_real(b, json_real_value(v));
     break;
-  default: { /* strings and literals: jansson's own escaping */
-    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (!s)
-      b->oom = 1;
-    else
-      put(b, s, strlen(s));
-    free(s);
-  }
+  case JSON_STRING:
+    put_string(b, json_string_value(v), json_string_length(v));
+    break;
+  case JSON_TRUE:
+    put(b, "true", 4);
+    break;
+  case JSON_FALSE:
+    put(b, "false", 5);
+    break;
+  default:
+    put(b, "null", 4);
   }
 }
 

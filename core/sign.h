@@ -30,10 +30,10 @@ void lf_keyring_destroy(lf_keyring_t *k);
 const char *lf_keyring_signer(const lf_keyring_t *k);
 
 /* Signs v: sets signature_key_id and points signature at sig (which must
- * outlive v's use). args: v's arguments already parsed, or NULL to parse
- * them here. */
+ * outlive v's use). canon_args: the canonical text of v's arguments
+ * (lf_json_canonical), made once by the caller, or NULL to make it here. */
 lf_err_t lf_verdict_sign(const lf_keyring_t *k, lf_verdict_t *v,
-                         const json_t *args, uint8_t sig[LF_SIGNATURE_LEN],
+                         const char *canon_args, uint8_t sig[LF_SIGNATURE_LEN],
                          char *errstr, size_t errstr_size);
 /* LF_OK when v carries a valid signature by a loaded key; otherwise
  * LF_ERR_INVALID and why (unsigned, unknown key, mismatch). Expiry is the

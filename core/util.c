@@ -80,8 +80,12 @@ void lf_sha256_hex(const void *data, size_t len,
   unsigned int mdlen = 0;
   if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
     memset(md, 0, sizeof(md)); /* only on a broken libcrypto */
-  for (int i = 0; i < 32; i++)
-    snprintf(out + 2 * i, 3, "%02x", md[i]);
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[64] = '\0';
 }
 
 char *lf_read_stream(FILE *f, const char *name, size_t *lenp, char *errstr,

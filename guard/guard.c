@@ -253,7 +253,7 @@ static lf_err_t approve(guard_t *g, const lf_msg_t *m, const lf_action_t *a,
   v.approved_by = by;
   uint8_t sig[LF_SIGNATURE_LEN];
   lf_err_t err =
-      lf_verdict_sign(g->keys, &v, d->e.args, sig, errstr, errstr_size);
+      lf_verdict_sign(g->keys, &v, d->e.canon, sig, errstr, errstr_size);
   if (err)
     return err;
   if (d->reasons.n) { /* shadow mode: what enforcement would have said */

@@ -8,27 +8,32 @@
 #include "lf_text.h"
 #include "util.h"
 
-lf_err_t lf_guard_idempotency_key(const lf_action_t *a, const json_t *args,
-                                  char *out, size_t size) {
+/* The key from the arguments' canonical text: the planner's own, or a
+ * hash of tenant, action and arguments. */
+static lf_err_t key_of(const lf_action_t *a, const char *canon, char *out,
+                       size_t size) {
   char hex[LF_SHA256_HEX_LEN + 1];
   if (a->idempotency_key && *a->idempotency_key) {
     snprintf(out, size, "%s", a->idempotency_key);
     return LF_OK;
   }
-  char *canon = lf_json_canonical(args);
-  size_t len =
-      strlen(a->tenant) + strlen(a->name) + (canon ? strlen(canon) : 0);
-  char *buf = canon ? malloc(len + 3) : NULL;
-  if (!buf) {
-    free(canon);
+  size_t len = strlen(a->tenant) + strlen(a->name) + strlen(canon);
+  char *buf = malloc(len + 3);
+  if (!buf)
     return LF_ERR_NOMEM;
-  }
   int n = snprintf(buf, len + 3, "%s\n%s\n%s", a->tenant, a->name, canon);
   lf_sha256_hex(buf, (size_t)n, hex);
   snprintf(out, size, "sha256:%s", hex);
   free(buf);
-  free(canon);
   return LF_OK;
+}
+
+lf_err_t lf_guard_idempotency_key(const lf_action_t *a, const json_t *args,
+                                  char *out, size_t size) {
+  char *canon = lf_json_canonical(args);
+  lf_err_t err = canon ? key_of(a, canon, out, size) : LF_ERR_NOMEM;
+  free(canon);
+  return err;
 }
 
 static lf_cond_env_t env_of(const lf_action_t *a, const lf_guard_eval_t *e,
@@ -120,7 +125,10 @@ lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
   if (err || reasons->n > before)
     return err;
   e->well_formed = 1;
-  if ((err = lf_guard_idempotency_key(a, e->args, e->key, sizeof(e->key))))
+  /* canonicalised once: the idempotency key and the signature share it */
+  if (!(e->canon = lf_json_canonical(e->args)))
+    return LF_ERR_NOMEM;
+  if ((err = key_of(a, e->canon, e->key, sizeof(e->key))))
     return err;
   if (e->def->budget_arg && (e->amount = json_number_value(json_object_get(
                                  e->args, e->def->budget_arg))) < 0) {
@@ -147,6 +155,8 @@ lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
 void lf_guard_eval_clear(lf_guard_eval_t *e) {
   json_decref(e->args);
   e->args = NULL;
+  free(e->canon);
+  e->canon = NULL;
 }
 
 lf_offline_t lf_guard_offline(const lf_catalog_t *cat,

@@ -14,10 +14,11 @@
 
 typedef struct lf_guard_eval {
   const lf_catalog_action_t *def; /* NULL: not in the catalog */
-  json_t *args;       /* the parsed arguments when well-formed (owned) */
-  int well_formed;    /* known action, arguments valid */
-  int denied;         /* a deny rule holds (reasons say which) */
-  int limited;        /* a limit was hit while deciding: always rejected */
+  json_t *args;    /* the parsed arguments when well-formed (owned) */
+  char *canon;     /* their canonical text (owned): the key and the signature */
+  int well_formed; /* known action, arguments valid */
+  int denied;      /* a deny rule holds (reasons say which) */
+  int limited;     /* a limit was hit while deciding: always rejected */
   int needs_approval; /* the approval policy asks for a human */
   char approval_why[400];
   double amount;              /* the budget argument's value */

@@ -180,12 +180,51 @@ START_TEST(playbook_errors_say_where) {
 }
 END_TEST
 
+/* The canonical text is byte for byte what jansson writes (compact, keys
+ * sorted) for every value without reals, strings with every control
+ * character, quotes, backslashes, NUL and UTF-8 included: signatures made
+ * before the canonical writer was rewritten still verify. */
+START_TEST(canonical_text_is_janssons) {
+  char text[64];
+  json_t *all = json_array();
+  for (int c = 0; c < 128; c++) {
+    snprintf(text, sizeof(text), "a%cb", c ? c : ' ');
+    json_array_append_new(all, c ? json_string(text) : json_stringn("a\0b", 3));
+  }
+  json_array_append_new(
+      all, json_string("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 / \\\""));
+  json_t *obj = json_object();
+  for (int c = 1; c < 128; c += 7) {
+    snprintf(text, sizeof(text), "k%c%d", c, c);
+    json_object_set_new(obj, text, json_integer(c * 1000003LL - 500));
+  }
+  for (int i = 0; i < 40; i++) { /* more keys than the stack holds */
+    snprintf(text, sizeof(text), "key%02d", 39 - i);
+    json_object_set_new(obj, text, json_integer(i == 0 ? INT64_MIN : -i));
+  }
+  json_object_set_new(obj, "nested",
+                      json_pack("{s:[b,b,n,{}],s:[]}", "x", 1, 0, "y"));
+  json_array_append_new(all, obj);
+  json_array_append_new(all, json_integer(INT64_MAX));
+  char *ours = lf_json_canonical(all);
+  char *theirs =
+      json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  ck_assert_ptr_nonnull(ours);
+  ck_assert_ptr_nonnull(theirs);
+  ck_assert_str_eq(ours, theirs);
+  free(ours);
+  free(theirs);
+  json_decref(all);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("rules");
   TCase *tc = tcase_create("rules");
   tcase_add_test(tc, catalog_checks_every_problem);
   tcase_add_test(tc, catalog_load_errors_say_where);
   tcase_add_test(tc, idempotency_key_ignores_key_order);
+  tcase_add_test(tc, canonical_text_is_janssons);
   tcase_add_test(tc, playbook_match_and_render);
   tcase_add_test(tc, playbook_errors_say_where);
   suite_add_tcase(s, tc);
