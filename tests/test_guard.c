@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "guard.h"
+#include "redis.h"
 #include "sign.h"
 #include "support.h"
 #include "util.h"
@@ -542,11 +544,83 @@ START_TEST(catalog_change_asks_again) {
 }
 END_TEST
 
+/* The admission script on its own against the real redis-server: a
+ * batch's actions see one another's rate and budget use, the counters
+ * are written once per batch with their window's TTL, the next batch
+ * starts from them, and a duplicate key is answered with its holder. */
+START_TEST(admission_counts_within_and_across_batches) {
+  lf_test_env_t env;
+  char errstr[512];
+  lf_test_env_start(&env, 0);
+  lf_redis_t *r = lf_redis_new(env.conf, errstr, sizeof(errstr));
+  ck_assert_msg(r != NULL, "%s", errstr);
+  lf_catalog_action_t d = {.name = "pay",
+                           .rate_count = 3,
+                           .rate_window_ms = 60000,
+                           .budget_arg = "amount",
+                           .budget_limit = 100,
+                           .budget_window_ms = 120000};
+  int64_t now = 1700000000000;
+  const char *ids[] = {"a:0", "b:0", "c:0", "d:0", "e:0"};
+  const char *keys[] = {"k-a", "k-b", "k-c", "k-a", "k-e"};
+  double amounts[] = {40, 50.5, 20, 1, 1};
+  lf_admit_t a[5];
+  for (int i = 0; i < 5; i++)
+    a[i] =
+        (lf_admit_t){"acme", ids[i], keys[i], &d, amounts[i], 60000, 1, 1, now};
+  lf_admit_result_t res[5];
+  /* 40 + 50.5 fit the budget of 100; 20 more does not; k-a again is a
+   * duplicate of a:0; the rate (3) is not reached: 2 admitted so far */
+  ck_assert_msg(!lf_limits_append(r, a, 4, errstr, sizeof(errstr)) &&
+                    !lf_limits_reply(r, res, 4, errstr, sizeof(errstr)),
+                "%s", errstr);
+  ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
+  ck_assert_int_eq(res[1].status, LF_ADMIT_OK);
+  ck_assert_int_eq(res[2].status, LF_ADMIT_BUDGET_EXCEEDED);
+  ck_assert(res[2].spent > 90.4 && res[2].spent < 90.6);
+  ck_assert_int_eq(res[3].status, LF_ADMIT_DUPLICATE);
+  ck_assert_str_eq(res[3].holder, "a:0");
+  redisContext *c = lf_test_redis(&env);
+  redisReply *k = redisCommand(c, "KEYS lamfleet:rate:*");
+  ck_assert_uint_eq(k->elements, 1);
+  redisReply *v = redisCommand(c, "GET %s", k->element[0]->str);
+  ck_assert_str_eq(v->str, "2");
+  freeReplyObject(v);
+  v = redisCommand(c, "PTTL %s", k->element[0]->str);
+  ck_assert(v->integer > 50000 && v->integer <= 60000);
+  freeReplyObject(v);
+  freeReplyObject(k);
+  k = redisCommand(c, "KEYS lamfleet:budget:*");
+  ck_assert_uint_eq(k->elements, 1);
+  v = redisCommand(c, "GET %s", k->element[0]->str);
+  ck_assert_str_eq(v->str, "90.5");
+  freeReplyObject(v);
+  v = redisCommand(c, "PTTL %s", k->element[0]->str);
+  ck_assert(v->integer > 110000 && v->integer <= 120000);
+  freeReplyObject(v);
+  freeReplyObject(k);
+  /* the next batch starts from the stored counters: one more call is
+   * within the rate (3rd), the one after is over it */
+  a[3] = (lf_admit_t){"acme", "f:0", "k-f", &d, 1, 60000, 1, 1, now};
+  lf_admit_t next[2] = {a[3], a[4]};
+  ck_assert_msg(!lf_limits_append(r, next, 2, errstr, sizeof(errstr)) &&
+                    !lf_limits_reply(r, res, 2, errstr, sizeof(errstr)),
+                "%s", errstr);
+  ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
+  ck_assert_int_eq(res[1].status, LF_ADMIT_RATE_LIMITED);
+  ck_assert_int_eq(res[1].used, 3);
+  redisFree(c);
+  lf_redis_destroy(r);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("guard");
   TCase *tc = tcase_create("guard");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, every_decision_code);
+  tcase_add_test(tc, admission_counts_within_and_across_batches);
   tcase_add_test(tc, two_guards_never_overspend);
   tcase_add_test(tc, shadow_mode_approves_and_reports);
   tcase_add_test(tc, approval_round_trip_through_the_cli);
