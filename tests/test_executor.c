@@ -799,7 +799,7 @@ START_TEST(responses_are_observed_within_a_record) {
                 o->error);
   lf_test_records_free(&r);
   lf_test_records_t dlq =
-      lf_test_read(&h.env, LF_TOPIC_DLQ, 1, 500, NULL, NULL);
+      lf_test_read(&h.env, LF_TOPIC_DLQ, 1, 2000, NULL, NULL);
   ck_assert_uint_eq(dlq.n, 0);
   lf_test_records_free(&dlq);
 
