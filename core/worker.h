@@ -65,7 +65,8 @@ typedef struct lf_handler {
    * acting on it (answers are taken and kept for idle). Every wait for the
    * brokers (lf_out_wait, the loop's own) calls it between short flushes,
    * so that with a broker down for seconds an answer that arrives is never
-   * turned into a timeout. It must not produce or wait. */
+   * turned into a timeout. It must not produce or wait; its errors are
+   * logged (once a wait), never the batch's. */
   lf_err_t (*pump)(void *ctx, char *errstr, size_t errstr_size);
   void (*close)(void *ctx);
 } lf_handler_t;

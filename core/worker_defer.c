@@ -112,9 +112,10 @@ static void await_commits(lf_worker_t *w) {
   char why[512];
   int64_t until =
       lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
+  int warned = 0;
   while (w->commits_pending > 0 && lf_monotonic_ms() < until) {
     rd_kafka_queue_poll_callback(w->commit_q, w->h->pump ? 10 : 100);
-    if (w->h->pump && w->h->pump(w->ctx, why, sizeof(why)))
+    if (w->h->pump && w->h->pump(w->ctx, why, sizeof(why)) && !warned++)
       lf_warn(w->id, "while committing: %s", why);
   }
   if (w->commits_pending > 0)

@@ -176,13 +176,15 @@ static lf_err_t wait_delivery(lf_worker_t *w, char *errstr,
       lf_monotonic_ms() + lf_conf_get_int(w->conf, "worker.flush.timeout.ms");
   /* Polled, not flushed: rd_kafka_flush() waits in 10 ms steps, which
    * was most of a guard batch's time (kafka.linger.ms sends them). */
+  int warned = 0;
   while (w->out.outstanding > 0 && lf_monotonic_ms() < deadline) {
+    char why[512];
     rd_kafka_poll(w->producer, 1);
-    lf_err_t err = w->h->pump && w->out.outstanding > 0
-                       ? w->h->pump(w->ctx, errstr, errstr_size)
-                       : LF_OK;
-    if (err)
-      return err;
+    /* the handler's own failure is not the batch's: the wait goes on
+     * (said once a wait) */
+    if (w->h->pump && w->out.outstanding > 0 &&
+        w->h->pump(w->ctx, why, sizeof(why)) && !warned++)
+      lf_warn(w->id, "while waiting for the brokers: %s", why);
   }
   if (w->out.failed) {
     snprintf(errstr, errstr_size, "%d record(s) not delivered, first: %s",
