@@ -63,9 +63,9 @@ typedef struct lf_handler {
   size_t (*busy)(void *ctx);
   /* Optional: moves the handler's own I/O on without waiting and without
    * acting on it (answers are taken and kept for idle). Every wait for the
-   * brokers (lf_out_wait, the loop's own) calls it between short flushes,
-   * so that with a broker down for seconds an answer that arrives is never
-   * turned into a timeout. It must not produce or wait; its errors are
+   * brokers (lf_out_wait, the loop's own, commits) calls it between short
+   * polls, so that with a broker down for seconds an answer that arrives is
+   * never turned into a timeout. It must not produce or wait; its errors are
    * logged (once a wait), never the batch's. */
   lf_err_t (*pump)(void *ctx, char *errstr, size_t errstr_size);
   void (*close)(void *ctx);
