@@ -2,6 +2,7 @@
  * measured against, in the same run. */
 #include "common.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,4 +231,33 @@ lf_conf_t *bench_setup(int argc, char **argv, const bench_opt_t *opts,
   }
   lf_log_configure(conf);
   return conf;
+}
+
+uint64_t bench_thread_cpu_us(const char *comm) {
+  uint64_t total = 0;
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    char path[300], name[64] = "";
+    unsigned long long ns = 0;
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+      continue;
+    int named = fgets(name, sizeof(name), f) != NULL;
+    fclose(f);
+    name[strcspn(name, "\n")] = '\0';
+    if (!named || strcmp(name, comm))
+      continue;
+    /* on-CPU time in ns, the first field */
+    snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+    if ((f = fopen(path, "r"))) {
+      if (fscanf(f, "%llu", &ns) == 1)
+        total += ns / 1000;
+      fclose(f);
+    }
+  }
+  if (d)
+    closedir(d);
+  return total;
 }

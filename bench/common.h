@@ -33,6 +33,10 @@ lf_stack_t *bench_stack_baselines(lf_conf_t *conf, unsigned workers, long n,
 lf_stack_t *bench_stack(lf_conf_t *conf, unsigned workers, long n,
                         double *relay_rate);
 
+/* CPU time so far, in microseconds, of this process's threads named comm
+ * (a worker's thread is named after its kind: "guard"); 0 if none. */
+uint64_t bench_thread_cpu_us(const char *comm);
+
 /* A benchmark's numeric flag: "--name N". */
 typedef struct bench_opt {
   const char *name;

@@ -92,16 +92,20 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
   lf_worker_t *w = lf_stack_worker(s, LF_KIND_GUARD);
   while (!lf_worker_counter(w, "records_consumed"))
     lf_sleep_ms(1);
+  uint64_t cpu0 = bench_thread_cpu_us("guard");
   int64_t t0 = lf_monotonic_ms(), deadline = t0 + 600000;
   while (decided(w) < (uint64_t)n && lf_monotonic_ms() < deadline)
     lf_sleep_ms(1);
   double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
+  double cpu = (double)(bench_thread_cpu_us("guard") - cpu0);
   printf("guard: %llu decisions (%llu approved, %llu rejected) in %.2f s, "
          "%llu batches\n",
          (unsigned long long)decided(w),
          (unsigned long long)lf_worker_counter(w, "approved"),
          (unsigned long long)lf_worker_counter(w, "rejected"), secs,
          (unsigned long long)lf_worker_counter(w, "batches"));
+  printf("guard thread: %.1f us of CPU per decision, %.0f%% of a core\n",
+         cpu / (double)decided(w), cpu / (secs * 1e4));
   return (double)decided(w) / secs;
 }
 

@@ -279,6 +279,21 @@ static lf_err_t read_reply(lf_redis_t *r, redisReply **reply, char *errstr,
   return LF_OK;
 }
 
+lf_err_t lf_redis_flush(lf_redis_t *r, char *errstr, size_t errstr_size) {
+  char why[512];
+  if (!r->c) {
+    snprintf(errstr, errstr_size, "redis %s: connection lost before sending",
+             r->address);
+    return LF_ERR_REDIS_CONN;
+  }
+  if (lf_redis_conn_send(r->c, why, sizeof(why))) {
+    snprintf(errstr, errstr_size, "redis %s: %s", r->address, why);
+    drop(r);
+    return LF_ERR_REDIS_CONN;
+  }
+  return LF_OK;
+}
+
 void lf_redis_discard(lf_redis_t *r) {
   char errstr[1024]; /* room for the address in any message */
   redisReply *reply;

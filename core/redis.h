@@ -35,6 +35,9 @@ lf_err_t lf_redis_append_argv(lf_redis_t *r, int argc, const char **argv,
  * holds Redis' message. */
 lf_err_t lf_redis_reply(lf_redis_t *r, redisReply **reply, char *errstr,
                         size_t errstr_size);
+/* Sends what is queued now, for Redis to work on it while the caller does
+ * something else before reading the replies. */
+lf_err_t lf_redis_flush(lf_redis_t *r, char *errstr, size_t errstr_size);
 /* Drains replies still queued after a failed pipeline step. */
 void lf_redis_discard(lf_redis_t *r);
 

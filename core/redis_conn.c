@@ -427,6 +427,11 @@ static lf_err_t read_some(lf_redis_conn_t *c, char *errstr,
   }
 }
 
+lf_err_t lf_redis_conn_send(lf_redis_conn_t *c, char *errstr,
+                            size_t errstr_size) {
+  return send_queued(c, errstr, errstr_size);
+}
+
 lf_err_t lf_redis_conn_reply(lf_redis_conn_t *c, void **reply, char *errstr,
                              size_t errstr_size) {
   *reply = NULL;

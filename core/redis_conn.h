@@ -35,6 +35,10 @@ void lf_redis_conn_close(lf_redis_conn_t *c);
 lf_err_t lf_redis_conn_queue(lf_redis_conn_t *c, const char *cmd, size_t len,
                              char *errstr, size_t errstr_size);
 
+/* Sends what is queued without reading. */
+lf_err_t lf_redis_conn_send(lf_redis_conn_t *c, char *errstr,
+                            size_t errstr_size);
+
 /* Sends what is queued, then reads one reply (a redisReply). */
 lf_err_t lf_redis_conn_reply(lf_redis_conn_t *c, void **reply, char *errstr,
                              size_t errstr_size);

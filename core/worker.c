@@ -58,9 +58,16 @@ static void on_rebalance(void *arg, int assigned, int partitions) {
   (void)partitions;
   lf_worker_count(w, assigned ? "rebalances_assigned" : "rebalances_revoked",
                   1);
-  if (!assigned)
+  if (!assigned) {
+    char why[512];
+    /* committed while the partitions are still ours */
+    if (lf_batch_settle_inflight(w, 0, why, sizeof(why)))
+      lf_warn(w->id,
+              "revoked with %zu record(s) not committed, the next "
+              "owner handles them: %s",
+              w->failed_n, why);
     lf_defer_forget(w);
-  else
+  } else
     w->assign_epoch++;
 }
 
@@ -104,10 +111,7 @@ lf_worker_t *lf_worker_new(const lf_conf_t *conf, const lf_handler_t *h,
     lf_kafka_topic_name(conf, (lf_topic_t)t, w->topics[t],
                         sizeof(w->topics[t]));
   w->batch_size = (size_t)lf_conf_get_int(conf, "worker.batch.size");
-  w->batch = calloc(w->batch_size, sizeof(*w->batch));
-  w->msgs = calloc(w->batch_size, sizeof(*w->msgs));
-  w->undecoded = calloc(w->batch_size, sizeof(*w->undecoded));
-  if (!w->batch || !w->msgs || !w->undecoded) {
+  if (lf_batch_init(w, &w->slots[0]) || lf_batch_init(w, &w->slots[1])) {
     snprintf(errstr, errstr_size, "out of memory");
     goto fail;
   }
@@ -147,6 +151,8 @@ void lf_worker_destroy(lf_worker_t *w) {
     rd_kafka_queue_destroy(w->queue);
   }
   lf_defer_close(w);
+  lf_batch_free(&w->slots[0]); /* records first: they hold the consumer */
+  lf_batch_free(&w->slots[1]);
   if (w->consumer)
     rd_kafka_destroy(w->consumer);
   for (int i = 0; i < 2; i++)
@@ -160,9 +166,6 @@ void lf_worker_destroy(lf_worker_t *w) {
   pthread_mutex_destroy(&w->lag_lock);
   lf_conf_destroy(w->conf);
   lf_defer_free(w);
-  free(w->batch);
-  free(w->msgs);
-  free(w->undecoded);
   free(w);
 }
 

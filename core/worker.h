@@ -45,6 +45,12 @@ typedef struct lf_handler {
   /* Optional: called once the batch's outputs are acknowledged and before
    * its offsets are committed (e.g. to persist state only then). */
   lf_err_t (*delivered)(void *ctx, char *errstr, size_t errstr_size);
+  /* Optional: asked after handle(), whether the batch may stay in flight
+   * (outputs not yet acknowledged, nothing committed) while the next batch
+   * is handled: nonzero only when its delivered() would have nothing to
+   * do, for it is then not called. The loop waits for both in turn and
+   * commits them in order; if the first fails, both are handled again. */
+  int (*overlap)(void *ctx);
   /* Optional: called between batches every worker.tick.ms, for work that
    * no record brings (e.g. expiring what waited too long). Errors are
    * logged; the next tick tries again. */

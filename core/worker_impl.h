@@ -55,6 +55,22 @@ struct lf_out {
   char first_error[256];
 };
 
+/* A batch of records and its outputs' delivery state. */
+typedef struct lf_batch {
+  lf_out_t out;
+  rd_kafka_message_t **recs; /* fetched, batch_size of room */
+  size_t n;
+  lf_msg_t *msgs; /* decoded, k of them */
+  int k;
+  /* records that did not decode: dead-lettered only once the handler has
+   * taken the rest, so that a retry does not send them twice */
+  struct undecoded {
+    size_t index;
+    char why[512];
+  } * undecoded;
+  size_t nundecoded;
+} lf_batch_t;
+
 /* A record handed on but not finished (lf_out_defer). */
 typedef struct deferred {
   uint64_t id;
@@ -86,16 +102,13 @@ struct lf_worker {
   int assign_epoch, paused_epoch; /* rebalances, and the one paused in */
   int64_t last_poll_ms;           /* monotonic, the loop's last consumer poll */
   atomic_int stop;
-  lf_out_t out;
-  rd_kafka_message_t **batch;
-  lf_msg_t *msgs;
-  /* records of the batch that did not decode: dead-lettered only once the
-   * handler has taken the rest, so that a retry does not send them twice */
-  struct undecoded {
-    size_t index;
-    char why[512];
-  } * undecoded;
-  size_t nundecoded;
+  lf_out_t out; /* ticks, idle work, lf_worker_handle */
+  /* Two batches: the one being handled, and the one before it when the
+   * handler lets it stay in flight meanwhile (worker_batch.c) */
+  lf_batch_t slots[2];
+  lf_batch_t *inflight; /* handled, outputs not yet acknowledged */
+  int serial;           /* after a failure: no overlap until a batch passes */
+  size_t failed_n;      /* records of the last batch(es) that failed */
   size_t batch_size;
   size_t max_record; /* the producer's message.max.bytes: outputs fit it */
   deferred_t *pend;  /* deferred records, unordered */
@@ -128,6 +141,24 @@ struct lf_worker {
 extern const double lf_hist_bounds[LF_HIST_BUCKETS];
 void lf_worker_on_stats(void *arg, const char *json, size_t len);
 int lf_worker_topic_index(const lf_worker_t *w, const char *name);
+
+/* worker_batch.c: a batch from fetch to commit. */
+lf_err_t lf_batch_init(lf_worker_t *w, lf_batch_t *b);
+void lf_batch_free(lf_batch_t *b); /* its records too */
+/* Waits until everything produced through out is acknowledged. */
+lf_err_t lf_batch_wait(lf_worker_t *w, lf_out_t *out, char *errstr,
+                       size_t errstr_size);
+/* Handles b's records, settles the batch in flight before it, and then
+ * settles b or, when the handler allows it, leaves b in flight. A failure
+ * has been dealt with (records dead-lettered, or rewound for a retry)
+ * when it returns; w->failed_n says how many records it concerned. */
+lf_err_t lf_batch_run(lf_worker_t *w, lf_batch_t *b, char *errstr,
+                      size_t errstr_size);
+/* Settles the batch in flight, if any: with nothing behind it, before a
+ * stop, or at a revoke (retry 0: the records are left to the partitions'
+ * next owner, which fetches them from the committed offsets). */
+lf_err_t lf_batch_settle_inflight(lf_worker_t *w, int retry, char *errstr,
+                                  size_t errstr_size);
 
 /* worker_defer.c: the commit points of out-of-order completion. */
 lf_err_t lf_defer_reserve(lf_worker_t *w, size_t n);

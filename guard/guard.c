@@ -37,7 +37,9 @@ typedef struct guard {
   lf_keyring_t *obs_keys;    /* what observations are signed with */
   lf_approvers_t *approvers; /* whose signed decisions count */
   int64_t ttl_ms, approval_ttl_ms, verdict_ttl_ms;
-  decision_t *d; /* per batch, reused */
+  decision_t *d;    /* per batch, reused */
+  lf_admit_t *reqs; /* a part of the batch's admission, reused */
+  lf_admit_result_t *res;
   size_t cap;
   char (*forget)[256]; /* approvals decided in this batch: drop once out */
   size_t nforget;
@@ -97,6 +99,8 @@ static void guard_close(void *ctx) {
   }
   free(g->d);
   free(g->forget);
+  free(g->reqs);
+  free(g->res);
   lf_redis_destroy(g->redis);
   lf_approvers_destroy(g->approvers);
   lf_keyring_destroy(g->obs_keys);
@@ -116,15 +120,24 @@ static lf_err_t grow(guard_t *g, size_t n) {
   if (!f)
     return LF_ERR_NOMEM;
   g->forget = f;
+  lf_admit_t *reqs = realloc(g->reqs, n * sizeof(*reqs));
+  if (!reqs)
+    return LF_ERR_NOMEM;
+  g->reqs = reqs;
+  lf_admit_result_t *res = realloc(g->res, n * sizeof(*res));
+  if (!res)
+    return LF_ERR_NOMEM;
+  g->res = res;
   memset(d + g->cap, 0, (n - g->cap) * sizeof(*d));
   g->d = d;
   g->cap = n;
   return LF_OK;
 }
 
-/* Catalog, schema, policy and approval for every record of the batch. */
-static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t n) {
-  for (size_t i = 0; i < n; i++) {
+/* Catalog, schema, policy and approval for records [from, to). */
+static lf_err_t evaluate_all(guard_t *g, const lf_msg_t *msgs, size_t from,
+                             size_t to) {
+  for (size_t i = from; i < to; i++) {
     decision_t *d = &g->d[i];
     lf_reasons_clear(&d->reasons);
     lf_guard_eval_clear(&d->e);
@@ -168,30 +181,33 @@ static lf_err_t admit_reqs(guard_t *g, const lf_admit_t *reqs,
   return err;
 }
 
-/* One script call admits every admissible action of the batch, in order. */
-static lf_err_t admit_all(guard_t *g, const lf_msg_t *msgs, size_t n,
-                          char *errstr, size_t errstr_size) {
-  lf_err_t err = LF_OK;
+/* One script call admits every admissible action of [from, to), in
+ * order; it is sent at once, for Redis to run it while the guard
+ * evaluates what follows. *k: the actions asked about. */
+static lf_err_t admit_send(guard_t *g, const lf_msg_t *msgs, size_t from,
+                           size_t to, size_t *k, char *errstr,
+                           size_t errstr_size) {
   int64_t now = lf_now_ms();
-  size_t k = 0;
-  lf_admit_t *reqs = calloc(n, sizeof(*reqs));
-  lf_admit_result_t *res = calloc(n, sizeof(*res));
-  if (!reqs || !res) {
-    snprintf(errstr, errstr_size, "out of memory");
-    err = LF_ERR_NOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < n; i++)
+  *k = 0;
+  for (size_t i = from; i < to; i++)
     if (g->d[i].admit)
-      reqs[k++] = request(g, (const lf_action_t *)msgs[i].pb, &g->d[i],
-                          !holds(g, &g->d[i]), now);
-  if (k && !(err = admit_reqs(g, reqs, res, k, errstr, errstr_size)))
-    for (size_t i = 0, j = 0; i < n; i++)
-      if (g->d[i].admit)
-        g->d[i].res = res[j++];
-done:
-  free(reqs);
-  free(res);
+      g->reqs[(*k)++] = request(g, (const lf_action_t *)msgs[i].pb, &g->d[i],
+                                !holds(g, &g->d[i]), now);
+  if (!*k)
+    return LF_OK;
+  lf_err_t err = lf_limits_append(g->redis, g->reqs, *k, errstr, errstr_size);
+  return err ? err : lf_redis_flush(g->redis, errstr, errstr_size);
+}
+
+/* The answer to admit_send(from, to), into the decisions. */
+static lf_err_t admit_take(guard_t *g, size_t from, size_t to, size_t k,
+                           char *errstr, size_t errstr_size) {
+  if (!k)
+    return LF_OK;
+  lf_err_t err = lf_limits_reply(g->redis, g->res, k, errstr, errstr_size);
+  for (size_t i = from, j = 0; !err && i < to; i++)
+    if (g->d[i].admit)
+      g->d[i].res = g->res[j++];
   return err;
 }
 
@@ -582,6 +598,13 @@ static lf_err_t delivered(void *ctx, char *errstr, size_t errstr_size) {
   return err;
 }
 
+/* A batch that decided no approval needs nothing once delivered: the next
+ * one is handled while its acknowledgements come in. */
+static int overlap(void *ctx) {
+  const guard_t *g = ctx;
+  return g->nforget == 0;
+}
+
 /* Held actions whose time ran out go back to the planner as rejected. */
 /* Every hold lives guard.approval.ttl, so the earliest to expire is the
  * oldest. */
@@ -634,21 +657,13 @@ static lf_err_t expire(void *ctx, lf_out_t *out, char *errstr,
   return err ? err : gauge_approvals(g, errstr, errstr_size);
 }
 
-static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
-                       char *errstr, size_t errstr_size) {
-  guard_t *g = ctx;
-  lf_err_t err = grow(g, n);
-  if (!err)
-    err = evaluate_all(g, msgs, n);
-  if (err) {
-    snprintf(errstr, errstr_size, "out of memory");
-    return err;
-  }
+/* Records [from, to), admitted: decided and published. */
+static lf_err_t finish(guard_t *g, const lf_msg_t *msgs, size_t from, size_t to,
+                       size_t k, lf_out_t *out, char *errstr,
+                       size_t errstr_size) {
   /* Fail closed: without Redis nothing is approved or produced. */
-  if ((err = admit_all(g, msgs, n, errstr, errstr_size)))
-    return err;
-  g->nforget = 0;
-  for (size_t i = 0; i < n && !err; i++) {
+  lf_err_t err = admit_take(g, from, to, k, errstr, errstr_size);
+  for (size_t i = from; i < to && !err; i++) {
     decision_t *d = &g->d[i];
     const lf_action_t *a = (const lf_action_t *)msgs[i].pb;
     if (msgs[i].topic == LF_TOPIC_APPROVALS_DECISIONS)
@@ -661,6 +676,50 @@ static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
   return err;
 }
 
+/* Proposals are admitted ADMIT_PART at a time, each part's script running
+ * in Redis while the guard evaluates the next: the batch then waits for
+ * Redis about one part's worth, not all of it. A batch with a human's
+ * decision in it is one part (a decision has Redis round trips of its
+ * own, which must not come between a script and its reply). */
+#define ADMIT_PART 32
+
+static size_t part_size(const lf_msg_t *msgs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (msgs[i].topic != LF_TOPIC_PROPOSED)
+      return n;
+  return ADMIT_PART;
+}
+
+static lf_err_t handle(void *ctx, const lf_msg_t *msgs, size_t n, lf_out_t *out,
+                       char *errstr, size_t errstr_size) {
+  guard_t *g = ctx;
+  size_t step = part_size(msgs, n), from = 0, k = 0, next_k;
+  int sent = 0; /* a part's admission is in Redis: [from, at), k actions */
+  lf_err_t err = grow(g, n);
+  if (err) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return err;
+  }
+  g->nforget = 0;
+  for (size_t at = 0; at < n && !err; at += step) {
+    size_t to = at + step < n ? at + step : n;
+    if ((err = evaluate_all(g, msgs, at, to))) {
+      snprintf(errstr, errstr_size, "out of memory");
+      break;
+    }
+    if ((err = admit_send(g, msgs, at, to, &next_k, errstr, errstr_size)))
+      break;
+    if (sent)
+      err = finish(g, msgs, from, at, k, out, errstr, errstr_size);
+    from = at, k = next_k, sent = 1;
+  }
+  if (!err && sent)
+    err = finish(g, msgs, from, n, k, out, errstr, errstr_size);
+  if (err) /* a dead pipeline is drained */
+    lf_redis_discard(g->redis);
+  return err;
+}
+
 const lf_handler_t lf_guard_handler = {
     .kind = "guard",
     .group_key = "guard.group.id",
@@ -669,6 +728,7 @@ const lf_handler_t lf_guard_handler = {
     .init = init,
     .handle = handle,
     .delivered = delivered,
+    .overlap = overlap,
     .tick = expire,
     .close = guard_close,
 };

@@ -124,6 +124,28 @@ void lf_test_propose_keyed(lf_test_env_t *env, const char *tenant,
   lf_test_produce(env, LF_TOPIC_PROPOSED, goal_id, &a.base);
 }
 
+void lf_test_propose_many(lf_test_env_t *env, const char *key, int n,
+                          const char *prefix, const char *tenant,
+                          const char *name, const char *args_fmt) {
+  char errstr[512], topic[256], goal[256], id[300], args[1024];
+  lf_kafka_topic_name(env->conf, LF_TOPIC_PROPOSED, topic, sizeof(topic));
+  for (int i = 0; i < n; i++) {
+    lf_action_t a = LF_ACTION_INIT;
+    snprintf(goal, sizeof(goal), "%s%03d", prefix, i);
+    snprintf(id, sizeof(id), "%s:0", goal);
+    snprintf(args, sizeof(args), args_fmt, i);
+    a.action_id = id;
+    a.goal_id = goal;
+    a.tenant = (char *)tenant;
+    a.name = (char *)name;
+    a.arguments_json = args;
+    if (lf_kafka_produce(env->producer, topic, key, &a.base, NULL, 0, NULL,
+                         errstr, sizeof(errstr)))
+      ck_abort_msg("produce: %s", errstr);
+  }
+  ck_assert_int_eq(rd_kafka_flush(env->producer, 10000), 0);
+}
+
 void lf_test_submit(lf_test_env_t *env, const char *text, const char *tenant,
                     char out_goal_id[37]) {
   lf_goal_t g = LF_GOAL_INIT;

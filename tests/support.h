@@ -60,6 +60,13 @@ void lf_test_propose_keyed(lf_test_env_t *env, const char *tenant,
                            const char *goal_id, const char *name,
                            const char *arguments_json, const char *key);
 
+/* Proposes n actions at once, all keyed by key (one partition, in order):
+ * goal i is prefix followed by i in three digits, its arguments args_fmt
+ * with i for its %d. Flushed once, at the end. */
+void lf_test_propose_many(lf_test_env_t *env, const char *key, int n,
+                          const char *prefix, const char *tenant,
+                          const char *name, const char *args_fmt);
+
 /* A record read back from a topic. */
 typedef struct lf_test_record {
   ProtobufCMessage *pb; /* decoded, NULL if it did not decode */

@@ -11,6 +11,7 @@
 
 #include "admit.h"
 #include "guard.h"
+#include "kafka.h"
 #include "redis.h"
 #include "sign.h"
 #include "support.h"
@@ -268,6 +269,55 @@ START_TEST(two_guards_never_overspend) {
   lf_worker_stop(second);
   pthread_join(t, NULL);
   lf_worker_destroy(second);
+  lf_test_env_stop(&env);
+  unlink(path);
+}
+END_TEST
+
+static int match_prefix(const lf_test_record_t *r, void *prefix) {
+  return !strncmp(r->key, prefix, strlen(prefix));
+}
+
+/* A batch far larger than a part of its admission (ADMIT_PART): its
+ * parts are admitted while the guard evaluates the next ones, and still
+ * in the batch's order, each part seeing what the ones before it spent. */
+START_TEST(a_big_batch_is_admitted_in_order) {
+  char *path = write_catalog(
+      "{\"version\":\"p1\",\"actions\":[{\"name\":\"spend\",\"inputSchema\":"
+      "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"},"
+      "\"amount\":{\"type\":\"number\"}},\"required\":[\"n\",\"amount\"]},"
+      "\"x-lamfleet\":{\"budget\":{\"argument\":\"amount\",\"limit\":500,"
+      "\"window\":\"1d\"}}}]}");
+  char setting[128], errstr[512];
+  snprintf(setting, sizeof(setting), "guard.catalog=%s", path);
+  const char *const settings[] = {setting, NULL};
+  lf_test_env_t env;
+  lf_test_env_start_with(&env, 0, settings);
+  lf_test_propose_many(&env, "one", 200, "p-", "acme", "spend",
+                       "{\"n\":%d,\"amount\":5}");
+  ck_assert_int_eq(
+      lf_stack_start_worker(env.stack, LF_KIND_GUARD, errstr, sizeof(errstr)),
+      LF_OK);
+  lf_test_records_t ok =
+      lf_test_read(&env, LF_TOPIC_APPROVED, 100, 30000, match_prefix, "p-");
+  lf_test_records_t no =
+      lf_test_read(&env, LF_TOPIC_OBSERVATIONS, 100, 30000, match_prefix, "p-");
+  ck_assert_uint_eq(ok.n, 100); /* 100 x 5 = 500 */
+  ck_assert_uint_eq(no.n, 100);
+  /* the first hundred (outputs are keyed by goal: read back in any order) */
+  for (size_t i = 0; i < ok.n; i++)
+    ck_assert_msg(strcmp(ok.v[i].key, "p-100") < 0, "%s", ok.v[i].key);
+  for (size_t i = 0; i < no.n; i++) {
+    ck_assert_msg(strcmp(no.v[i].key, "p-100") >= 0, "%s", no.v[i].key);
+    ck_assert(has_reason((const lf_observation_t *)no.v[i].pb,
+                         "budget_exceeded", "/amount"));
+  }
+  /* in few batches: the parts were parts of a batch */
+  ck_assert_uint_le(
+      lf_worker_counter(lf_stack_worker(env.stack, LF_KIND_GUARD), "batches"),
+      4);
+  lf_test_records_free(&ok);
+  lf_test_records_free(&no);
   lf_test_env_stop(&env);
   unlink(path);
 }
@@ -622,6 +672,7 @@ int main(void) {
   tcase_add_test(tc, every_decision_code);
   tcase_add_test(tc, admission_counts_within_and_across_batches);
   tcase_add_test(tc, two_guards_never_overspend);
+  tcase_add_test(tc, a_big_batch_is_admitted_in_order);
   tcase_add_test(tc, shadow_mode_approves_and_reports);
   tcase_add_test(tc, approval_round_trip_through_the_cli);
   tcase_add_test(tc, unanswered_approval_expires);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "mock.h"
 #include "redis_server.h"
 #include "support.h"
 #include "util.h"
@@ -105,12 +106,74 @@ START_TEST(redis_outage_retries_the_batch) {
 }
 END_TEST
 
+static int match_prefix(const lf_test_record_t *r, void *prefix) {
+  return !strncmp(r->key, prefix, strlen(prefix));
+}
+
+/* The guard handles a batch while the one before it waits for its
+ * acknowledgements. Produce requests refused: the batch in flight is not
+ * delivered after the next one was handled on its account, so both are
+ * handled again; every action is approved, none is lost, the offsets are
+ * committed to the end. */
+START_TEST(a_batch_in_flight_that_fails_takes_the_next_one_with_it) {
+  lf_test_env_t env;
+  char errstr[512];
+  const int n = 300;
+  const char *const settings[] = {"worker.batch.size=25", NULL};
+  lf_test_env_start_with(&env, 0, settings);
+  lf_test_propose_many(&env, "ovl", n, "ovl-", "t", "echo",
+                       "{\"message\":\"overlap %d\"}");
+  /* the guard's first produce requests, once it has handled two batches */
+  rd_kafka_mock_push_request_errors(lf_mock_cluster(lf_stack_mock(env.stack)),
+                                    0 /* Produce */, 2,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  ck_assert_int_eq(
+      lf_stack_start_worker(env.stack, LF_KIND_GUARD, errstr, sizeof(errstr)),
+      LF_OK);
+  lf_worker_t *guard = lf_stack_worker(env.stack, LF_KIND_GUARD);
+
+  /* committed to the end only once everything before is delivered */
+  int64_t got = -1;
+  int parts = (int)lf_conf_get_int(env.conf, "dev.partitions");
+  for (int i = 0; i < 600 && got != n; i++, lf_sleep_ms(50)) {
+    got = 0; /* the one partition of key "ovl" */
+    for (int p = 0; p < parts; p++) {
+      int64_t at = committed(&env, "lamfleet-guard", LF_TOPIC_PROPOSED, p);
+      got += at > 0 ? at : 0;
+    }
+  }
+  ck_assert_int_eq(got, n);
+  /* all there by then; reads what the topic has (some twice) */
+  lf_test_records_t ok = lf_test_read(&env, LF_TOPIC_APPROVED, 2 * (size_t)n,
+                                      3000, match_prefix, "ovl-");
+  char *seen = calloc((size_t)n, 1);
+  for (size_t i = 0; i < ok.n; i++) {
+    const lf_verdict_t *v = (const lf_verdict_t *)ok.v[i].pb;
+    int k = -1;
+    ck_assert_int_eq(v->decision, LF_DECISION_APPROVED);
+    ck_assert_int_eq(sscanf(v->action->action_id, "ovl-%03d:0", &k), 1);
+    ck_assert(k >= 0 && k < n);
+    seen[k] = 1;
+  }
+  for (int k = 0; k < n; k++)
+    ck_assert_msg(seen[k], "action ovl-%03d:0 was never approved", k);
+  free(seen);
+  ck_assert_uint_ge(lf_worker_counter(guard, "batches_overlapped"), 1);
+  ck_assert_uint_ge(lf_worker_counter(guard, "batches_failed"), 1);
+  ck_assert_uint_eq(lf_worker_counter(guard, "dead_letters"), 0);
+  lf_test_records_free(&ok);
+  lf_test_env_stop(&env);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("worker");
   TCase *tc = tcase_create("worker");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, garbage_goes_to_dlq_and_the_worker_goes_on);
   tcase_add_test(tc, redis_outage_retries_the_batch);
+  tcase_add_test(tc, a_batch_in_flight_that_fails_takes_the_next_one_with_it);
   suite_add_tcase(s, tc);
   return lf_test_run(s);
 }
