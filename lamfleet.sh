@@ -15,7 +15,10 @@ PACKAGES=(gcc make cmake pkg-config librdkafka-dev libhiredis-dev
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
   libmicrohttpd-dev libssl-dev libpcre2-dev check libsubunit-dev redis-server kcat
   clang-format git clang libclang-rt-14-dev curl prometheus python3 python3-yaml
-  openssl)
+  openssl
+  # the Python reference guard of the guard bench
+  python3-confluent-kafka python3-fastjsonschema python3-jsonschema python3-redis
+  python3-hiredis python3-protobuf protobuf-compiler)
 
 install_missing() {
   local missing=()

@@ -2,10 +2,18 @@
  * measured against, in the same run. */
 #include "common.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "redis.h"
@@ -260,4 +268,89 @@ uint64_t bench_thread_cpu_us(const char *comm) {
   if (d)
     closedir(d);
   return total;
+}
+
+int bench_spawn(const char *const *argv) {
+  pid_t pid = fork();
+  if (pid < 0)
+    die("fork");
+  if (!pid) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return (int)pid;
+}
+
+void bench_stop_child(int pid) {
+  kill((pid_t)pid, SIGTERM);
+  waitpid((pid_t)pid, NULL, 0);
+}
+
+int bench_free_port(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+      !getsockname(fd, (struct sockaddr *)&a, &len))
+    port = ntohs(a.sin_port);
+  if (fd >= 0)
+    close(fd);
+  if (!port)
+    die("no free port");
+  return port;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *opaque) {
+  (void)p, (void)opaque;
+  return size * n;
+}
+
+int bench_http_ok(const char *url) {
+  CURL *c = curl_easy_init();
+  long status = 0;
+  if (!c)
+    return 0;
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  return status == 200;
+}
+
+int64_t bench_topic_end(rd_kafka_t *rk, const char *topic, int partitions) {
+  int64_t total = 0;
+  for (int p = 0; p < partitions; p++) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000))
+      die("watermarks");
+    total += hi;
+  }
+  return total;
+}
+
+void bench_commit_end(const lf_conf_t *conf, const char *group,
+                      const char *topic, int partitions) {
+  rd_kafka_t *c =
+      lf_kafka_consumer_new(conf, group, "bench", errstr, sizeof(errstr));
+  rd_kafka_topic_partition_list_t *l =
+      c ? rd_kafka_topic_partition_list_new(partitions) : NULL;
+  if (!l)
+    die("consumer");
+  for (int p = 0; p < partitions; p++) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 5000))
+      die("watermarks");
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset = hi;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_commit(c, l, 0);
+  if (err) {
+    snprintf(errstr, sizeof(errstr), "%s", rd_kafka_err2str(err));
+    die("commit");
+  }
+  rd_kafka_topic_partition_list_destroy(l);
+  rd_kafka_destroy(c);
 }

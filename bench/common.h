@@ -37,6 +37,20 @@ lf_stack_t *bench_stack(lf_conf_t *conf, unsigned workers, long n,
  * (a worker's thread is named after its kind: "guard"); 0 if none. */
 uint64_t bench_thread_cpu_us(const char *comm);
 
+/* Starts argv[0] with argv (killed if the bench dies); exits on failure. */
+int bench_spawn(const char *const *argv);
+/* Stops a child started by bench_spawn (SIGTERM, then waits). */
+void bench_stop_child(int pid);
+/* A TCP port on loopback nobody listens on now. */
+int bench_free_port(void);
+/* Whether GET url answers 200. */
+int bench_http_ok(const char *url);
+/* Commits group's offsets of topic's first partitions at their ends. */
+void bench_commit_end(const lf_conf_t *conf, const char *group,
+                      const char *topic, int partitions);
+/* The sum of topic's high watermarks over its first partitions. */
+int64_t bench_topic_end(rd_kafka_t *rk, const char *topic, int partitions);
+
 /* A benchmark's numeric flag: "--name N". */
 typedef struct bench_opt {
   const char *name;

@@ -3,9 +3,11 @@
  * in the same run as the raw relay they are compared with.
  * Usage: lamfleet-bench-guard [--relay N] [--actions N] [--validations N]
  *        [-X key=value]... */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "guard.h"
@@ -58,13 +60,13 @@ static void validator(long n) {
   lf_catalog_destroy(cat);
 }
 
-static void propose_all(const lf_conf_t *conf, long n) {
+static void propose_all(const lf_conf_t *conf, const char *tag, long n) {
   rd_kafka_t *p = producer(conf);
-  char topic[256], goal[32], id[40], buf[1024];
+  char topic[256], goal[64], id[80], buf[1024];
   lf_kafka_topic_name(conf, LF_TOPIC_PROPOSED, topic, sizeof(topic));
   for (long i = 0; i < n; i++) {
     lf_action_t a = LF_ACTION_INIT;
-    snprintf(goal, sizeof(goal), "bench-%ld", i);
+    snprintf(goal, sizeof(goal), "%s-%ld", tag, i);
     snprintf(id, sizeof(id), "%s:0", goal);
     a.action_id = id;
     a.goal_id = goal;
@@ -86,7 +88,7 @@ static uint64_t decided(lf_worker_t *w) {
 }
 
 static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
-  propose_all(conf, n);
+  propose_all(conf, "bench", n);
   if (lf_stack_start_worker(s, LF_KIND_GUARD, errstr, sizeof(errstr)))
     die("guard");
   lf_worker_t *w = lf_stack_worker(s, LF_KIND_GUARD);
@@ -109,6 +111,152 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
   return (double)decided(w) / secs;
 }
 
+/* Appends " -FLAG 'key=value'" for each kafka.* setting of role. */
+typedef struct cmdline {
+  char *s;
+  size_t size, n;
+  const char *flag;
+} cmdline_t;
+
+static void cmd_add(cmdline_t *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(c->s + c->n, c->size - c->n, fmt, ap);
+  va_end(ap);
+  if (k < 0 || (size_t)k >= c->size - c->n)
+    die("python command line too long");
+  c->n += (size_t)k;
+}
+
+static lf_err_t add_setting(void *opaque, const char *key, const char *value,
+                            char *err, size_t err_size) {
+  cmdline_t *c = opaque;
+  (void)err, (void)err_size;
+  if (!strcmp(key, "bootstrap.servers"))
+    return LF_OK;
+  cmd_add(c, c->flag, key, value);
+  return LF_OK;
+}
+
+/* The Python reference guard (bench/py_guard.py) on the same inputs, the
+ * same cluster, Redis and librdkafka settings: its decisions per second,
+ * or 0 (said why) when it cannot run. */
+static double python_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
+  char cmd[8192], line[512], validator[128] = "";
+  cmdline_t c = {cmd, sizeof(cmd), 0, NULL};
+  int port = 0;
+  if (sscanf(lf_stack_redis_url(s), "redis://127.0.0.1:%d", &port) != 1)
+    die("redis url");
+  cmd_add(&c,
+          "/usr/bin/python3 '%s' --actions %ld --bootstrap '%s' --catalog "
+          "'%s' --redis-port %d --proto '%s' --topic-prefix '%s'",
+          LF_BENCH_DIR "/py_guard.py", n, lf_stack_bootstraps(s),
+          lf_conf_get(conf, "guard.catalog"), port,
+          LF_BENCH_DIR "/../proto/lamfleet.proto",
+          lf_conf_get(conf, "topic.prefix"));
+  c.flag = " -C '%s=%s'";
+  lf_conf_kafka_foreach(conf, LF_KAFKA_CONSUMER, add_setting, &c, errstr,
+                        sizeof(errstr));
+  c.flag = " -P '%s=%s'";
+  lf_conf_kafka_foreach(conf, LF_KAFKA_PRODUCER, add_setting, &c, errstr,
+                        sizeof(errstr));
+  cmd_add(&c, " 2>&1");
+  FILE *p = popen(cmd, "r");
+  long decided = 0, approved = 0;
+  double secs = 0, cpu = 0;
+  int got = 0;
+  while (p && fgets(line, sizeof(line), p))
+    if (sscanf(line, "%ld %ld %lf %lf %127[^\n]", &decided, &approved, &secs,
+               &cpu, validator) == 5)
+      got = 1;
+    else
+      fprintf(stderr, "py_guard: %s", line);
+  if (!p || pclose(p) != 0 || !got || secs <= 0) {
+    printf("Python reference guard: did not run (python3-confluent-kafka, "
+           "python3-fastjsonschema, python3-redis, python3-protobuf and "
+           "protoc are needed)\n");
+    return 0;
+  }
+  printf("Python reference guard (confluent-kafka, %s, redis-py, protobuf): "
+         "%ld decisions (%ld approved) in %.2f s, %.1f us of CPU per decision "
+         "in its main thread\n",
+         validator, decided, approved, secs, cpu * 1e6 / (double)decided);
+  return (double)decided / secs;
+}
+
+/* Starts a lamfleet-guard process on the stack, as its users would run
+ * one, in group "bench-<tag>" with Redis keys of its own; returns its pid,
+ * its /readyz in url. */
+static int spawn_guard(lf_stack_t *s, const lf_conf_t *conf, const char *tag,
+                       char *url, size_t url_size) {
+  static char set[8][1024];
+  int port = bench_free_port();
+  snprintf(url, url_size, "http://127.0.0.1:%d/readyz", port);
+  snprintf(set[0], sizeof(set[0]), "redis.url=%s", lf_stack_redis_url(s));
+  snprintf(set[1], sizeof(set[1]), "signing.keys=%s",
+           lf_conf_get(conf, "signing.keys"));
+  snprintf(set[2], sizeof(set[2]), "observation.keys=%s",
+           lf_conf_get(conf, "observation.keys"));
+  snprintf(set[3], sizeof(set[3]), "approvers=%s",
+           lf_conf_get(conf, "approvers"));
+  snprintf(set[4], sizeof(set[4]), "guard.catalog=%s",
+           lf_conf_get(conf, "guard.catalog"));
+  snprintf(set[5], sizeof(set[5]), "guard.group.id=bench-%s", tag);
+  snprintf(set[6], sizeof(set[6]), "redis.key.prefix=%s:", tag);
+  snprintf(set[7], sizeof(set[7]), "metrics.port=%d", port);
+  const char *const argv[] = {LF_GUARD_BIN, "-b",   lf_stack_bootstraps(s),
+                              "-X",         set[0], "-X",
+                              set[1],       "-X",   set[2],
+                              "-X",         set[3], "-X",
+                              set[4],       "-X",   set[5],
+                              "-X",         set[6], "-X",
+                              set[7],       "-X",   "log.level=error",
+                              NULL};
+  return bench_spawn(argv);
+}
+
+/* nproc guard processes deciding n fresh proposals, counted as a user
+ * would: records arriving on the output topics. Decisions per second. */
+static double processes_rate(lf_stack_t *s, const lf_conf_t *conf, long n,
+                             int nproc, const char *tag) {
+  char url[2][128], approved[256], observed[256];
+  int pids[2];
+  int parts = (int)lf_conf_get_int(conf, "dev.partitions");
+  char group[64], proposed[256];
+  snprintf(group, sizeof(group), "bench-%s", tag);
+  lf_kafka_topic_name(conf, LF_TOPIC_PROPOSED, proposed, sizeof(proposed));
+  /* the group starts where the proposals end now: only the fresh ones */
+  bench_commit_end(conf, group, proposed, parts);
+  for (int i = 0; i < nproc; i++)
+    pids[i] = spawn_guard(s, conf, tag, url[i], sizeof(url[i]));
+  int64_t until = lf_monotonic_ms() + 60000;
+  for (int i = 0; i < nproc; i++) /* ready: each holds partitions */
+    while (!bench_http_ok(url[i]))
+      if (lf_monotonic_ms() > until)
+        die("guard processes not ready within 60 s");
+      else
+        lf_sleep_ms(50);
+  rd_kafka_t *p = producer(conf);
+  lf_kafka_topic_name(conf, LF_TOPIC_APPROVED, approved, sizeof(approved));
+  lf_kafka_topic_name(conf, LF_TOPIC_OBSERVATIONS, observed, sizeof(observed));
+  int64_t before = bench_topic_end(p, approved, parts) +
+                   bench_topic_end(p, observed, parts),
+          done = 0;
+  int64_t t0 = lf_monotonic_ms();
+  propose_all(conf, tag, n);
+  for (until = lf_monotonic_ms() + 600000;
+       done < n && lf_monotonic_ms() < until; lf_sleep_ms(5))
+    done = bench_topic_end(p, approved, parts) +
+           bench_topic_end(p, observed, parts) - before;
+  double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
+  rd_kafka_destroy(p);
+  for (int i = 0; i < nproc; i++)
+    bench_stop_child(pids[i]);
+  printf("%d guard process%s: %lld decisions in %.2f s\n", nproc,
+         nproc > 1 ? "es" : "", (long long)done, secs);
+  return (double)done / secs;
+}
+
 int main(int argc, char **argv) {
   long nrelay = 100000, nactions = 30000, nvalid = 200000;
   const bench_opt_t opts[] = {{"--relay", &nrelay},
@@ -125,9 +273,19 @@ int main(int argc, char **argv) {
   bench_baselines_t b;
   lf_stack_t *s = bench_stack_baselines(conf, 0, nrelay, &b);
   double rate = guard_rate(s, conf, nactions);
+  lf_stack_stop_worker(s, LF_KIND_GUARD); /* the rest have the cores */
+  double py = python_rate(s, conf, nactions);
   printf("guard on one worker thread: %.0f decisions/s: %.3f of the raw "
-         "relay, %.3f of the relay with Redis, %.3f of the strict relay\n",
+         "relay, %.3f of the relay with Redis, %.3f of the strict relay",
          rate, rate / b.raw, rate / b.redis, rate / b.strict);
+  if (py > 0)
+    printf(", %.2f times the Python reference guard (%.0f/s)", rate / py, py);
+  printf("\n");
+  double one = processes_rate(s, conf, nactions, 1, "one");
+  double two = processes_rate(s, conf, nactions, 2, "two");
+  printf("guard processes on %ld cores: one %.0f decisions/s, two together "
+         "%.0f/s (%.2f times one)\n",
+         sysconf(_SC_NPROCESSORS_ONLN), one, two, two / one);
   lf_stack_stop(s);
   lf_conf_destroy(conf);
   return 0;
