@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "common.h"
 #include "follow.h"
 #include "server.h"
@@ -63,6 +65,55 @@ static void approve(rd_kafka_t *p, const lf_conf_t *conf, lf_keyring_t *k,
       die("produce");
 }
 
+static size_t sink(char *p, size_t size, size_t n, void *opaque) {
+  (void)p, (void)opaque;
+  return size * n;
+}
+
+static CURL *load_handle(const char *url, long i) {
+  char path[256];
+  CURL *c = curl_easy_init();
+  if (!c)
+    die("curl");
+  snprintf(path, sizeof(path), "%s/v1/notify/load-%ld", url, i);
+  curl_easy_setopt(c, CURLOPT_URL, path);
+  curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, "{}");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+  return c;
+}
+
+/* What the downstream serves on its own: n POSTs from one libcurl multi
+ * handle, `concurrency` at a time (no Kafka, no Redis): requests/s. */
+static double downstream_rate(const char *url, long concurrency, long n) {
+  CURLM *m = curl_multi_init();
+  long started = 0, done = 0;
+  int running = 0;
+  if (!m)
+    die("curl");
+  curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, concurrency);
+  int64_t t0 = lf_monotonic_ms();
+  for (; started < concurrency && started < n; started++)
+    curl_multi_add_handle(m, load_handle(url, started));
+  while (done < n) {
+    curl_multi_perform(m, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left)))
+      if (msg->msg == CURLMSG_DONE) {
+        CURL *c = msg->easy_handle;
+        done++;
+        curl_multi_remove_handle(m, c);
+        curl_easy_cleanup(c);
+        if (started < n)
+          curl_multi_add_handle(m, load_handle(url, started++));
+      }
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  double rate = (double)n / ((double)(lf_monotonic_ms() - t0) / 1000.0);
+  curl_multi_cleanup(m);
+  return rate;
+}
+
 /* Observations until n arrived (or 60 s of silence). */
 static long await(lf_follow_t *f, server_t *sv, long n, long *peak) {
   long got = 0, idle = 0;
@@ -92,6 +143,12 @@ int main(int argc, char **argv) {
                                 "[--actions N] [--delay MS] [-X key=value]");
   server_start(&sv, (int)delay, 0);
   write_catalog(path, sv.url);
+  long cap = (long)lf_conf_get_int(conf, "executor.max.inflight");
+  long nload = 8 * cap; /* enough rounds that connecting is not most */
+  double served = downstream_rate(sv.url, cap, nload);
+  printf("downstream alone (libcurl multi, %ld at a time, answers after %ld "
+         "ms): %.0f requests/s\n",
+         cap, delay, served);
   snprintf(setting, sizeof(setting), "%s", path);
   set(conf, "executor.catalog", setting);
   set(conf, "signing.keys", key_spec);
@@ -111,6 +168,7 @@ int main(int argc, char **argv) {
   if (await(f, &sv, 1, &peak) != 1)
     die("warm-up action");
   peak = 0;
+  uint64_t cpu0 = bench_thread_cpu_us("executor");
   int64_t t0 = lf_monotonic_ms();
   for (long i = 0; i < nactions; i++)
     approve(p, conf, k, i);
@@ -118,14 +176,21 @@ int main(int argc, char **argv) {
   long done = await(f, &sv, nactions, &peak);
   double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
   double rate = (double)done / secs;
+  double cpu = (double)(bench_thread_cpu_us("executor") - cpu0);
   long most = 0, total = server_ask(&sv, "q", &most);
   waitpid(sv.pid, NULL, 0);
   printf("executor, HTTP action answered after %ld ms: %ld actions in %.2f "
          "s: %.0f actions/s (%.4f of the relay's records/s), %ld requests\n",
-         delay, done, secs, rate, rate / relay_rate, total);
+         delay, done, secs, rate, rate / relay_rate, total - nload);
   printf("actions in flight at the server: at most %ld (executor.max.inflight "
-         "%s)\n",
-         most, lf_conf_get(conf, "executor.max.inflight"));
+         "%ld)\n",
+         most, cap);
+  double ceiling = (double)cap * 1000.0 / (double)delay;
+  if (served < ceiling)
+    ceiling = served;
+  printf("executor thread: %.1f us of CPU per action, %.0f%% of a core; "
+         "%.2f of min(cap / delay, what the downstream serves) = %.0f/s\n",
+         cpu / (double)done, cpu / (secs * 1e4), rate / ceiling, ceiling);
   rd_kafka_destroy(p);
   lf_follow_destroy(f);
   lf_stack_stop(s);

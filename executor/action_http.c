@@ -14,7 +14,9 @@
 #include "util.h"
 
 typedef struct job {
-  struct job *next; /* the driver's calls */
+  struct job *next, *prev; /* the driver's calls */
+  struct job *anext;       /* on the attention list (see due()) */
+  int attn;
   lf_http_actions_t *d;
   lf_http_call_t *call;
   CURL *easy;
@@ -36,7 +38,15 @@ typedef struct job {
 typedef struct pool {
   const lf_http_binding_t *binding;
   CURLSH *conns;
+  /* Easy handles of finished calls, reset for the next call of this
+   * binding: a fresh handle per call was a tenth of the executor's CPU
+   * (allocated buffers, freed again). */
+  CURL **spare;
+  size_t nspare, spare_cap;
 } pool_t;
+
+/* Spare handles kept per binding, at most. */
+#define SPARE_MAX 4096
 
 struct lf_http_actions {
   lf_curl_loop_t *loop;
@@ -44,8 +54,20 @@ struct lf_http_actions {
   size_t npools;
   job_t *jobs;
   size_t n;
+  /* Calls not in libcurl's hands: waiting to retry, or unable to start.
+   * Only these are looked at between transfers, so a step costs the same
+   * with 2 or 2000 calls in flight. */
+  job_t *attention;
   size_t max_header_bytes;
 };
+
+static void need_attention(job_t *j) {
+  if (j->attn)
+    return;
+  j->attn = 1;
+  j->anext = j->d->attention;
+  j->d->attention = j;
+}
 
 static size_t on_data(char *p, size_t size, size_t n, void *opaque) {
   job_t *j = opaque;
@@ -112,9 +134,26 @@ static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
   return len;
 }
 
+static pool_t *find_pool(lf_http_actions_t *d, const lf_http_binding_t *b) {
+  for (size_t i = 0; i < d->npools; i++)
+    if (d->pools[i].binding == b)
+      return &d->pools[i];
+  return NULL;
+}
+
 static void drop_easy(job_t *j) {
-  if (j->easy) {
+  pool_t *p = j->easy ? find_pool(j->d, j->call->binding) : NULL;
+  if (j->easy)
     lf_curl_loop_remove(j->d->loop, j->easy);
+  CURL **grown =
+      p && p->nspare < SPARE_MAX
+          ? lf_grow(p->spare, &p->spare_cap, p->nspare + 1, sizeof(*grown))
+          : NULL;
+  if (grown) {
+    curl_easy_reset(j->easy); /* every option is set again per call */
+    p->spare = grown;
+    p->spare[p->nspare++] = j->easy;
+  } else if (j->easy) {
     curl_easy_cleanup(j->easy);
   }
   j->easy = NULL;
@@ -195,10 +234,10 @@ static int add_headers(job_t *j) {
   return 0;
 }
 
-static CURLSH *pool(lf_http_actions_t *d, const lf_http_binding_t *b) {
-  for (size_t i = 0; i < d->npools; i++)
-    if (d->pools[i].binding == b)
-      return d->pools[i].conns;
+static pool_t *pool(lf_http_actions_t *d, const lf_http_binding_t *b) {
+  pool_t *found = find_pool(d, b);
+  if (found)
+    return found;
   pool_t *grown = realloc(d->pools, (d->npools + 1) * sizeof(*grown));
   if (!grown)
     return NULL;
@@ -208,8 +247,8 @@ static CURLSH *pool(lf_http_actions_t *d, const lf_http_binding_t *b) {
     curl_share_cleanup(sh);
     return NULL;
   }
-  d->pools[d->npools++] = (pool_t){b, sh};
-  return sh;
+  d->pools[d->npools] = (pool_t){b, sh, NULL, 0, 0};
+  return &d->pools[d->npools++];
 }
 
 static int configure(job_t *j) {
@@ -219,8 +258,9 @@ static int configure(job_t *j) {
     return fail(j, "refused: %s", why);
   j->guard =
       (lf_netguard_t){(const char *const *)b->internal, b->ninternal, ""};
-  CURL *e = j->easy = curl_easy_init();
-  CURLSH *conns = pool(j->d, b);
+  pool_t *p = pool(j->d, b);
+  CURL *e = j->easy = p && p->nspare ? p->spare[--p->nspare] : curl_easy_init();
+  CURLSH *conns = p ? p->conns : NULL;
   if (!e || !conns || !j->captured || add_headers(j))
     return j->call->error[0] ? -1 : fail(j, "%s", "out of memory");
   int body = strcmp(b->method, "GET") && strcmp(b->method, "DELETE");
@@ -361,8 +401,12 @@ void lf_http_actions_destroy(lf_http_actions_t *d) {
     job_free(j);
   }
   lf_curl_loop_destroy(d->loop);
-  for (size_t i = 0; i < d->npools; i++)
+  for (size_t i = 0; i < d->npools; i++) {
+    for (size_t k = 0; k < d->pools[i].nspare; k++)
+      curl_easy_cleanup(d->pools[i].spare[k]);
+    free(d->pools[i].spare);
     curl_share_cleanup(d->pools[i].conns);
+  }
   free(d->pools);
   free(d);
 }
@@ -396,7 +440,8 @@ lf_err_t lf_http_actions_submit(lf_http_actions_t *d, lf_http_call_t *call,
   j->call = call;
   call->error[0] = '\0';
   call->result = NULL;
-  j->next = d->jobs;
+  if ((j->next = d->jobs))
+    j->next->prev = j;
   d->jobs = j;
   d->n++;
   /* A call that cannot start finishes at the next step, with its reason. */
@@ -405,6 +450,8 @@ lf_err_t lf_http_actions_submit(lf_http_actions_t *d, lf_http_call_t *call,
     fail(j, "%s", why);
   else if (render_body(j))
     start(j);
+  if (!j->easy)
+    need_attention(j);
   return LF_OK;
 }
 
@@ -414,11 +461,9 @@ typedef struct step {
 } step_t;
 
 static void report(lf_http_actions_t *d, job_t *j, const step_t *st) {
-  for (job_t **p = &d->jobs; *p; p = &(*p)->next)
-    if (*p == j) {
-      *p = j->next;
-      break;
-    }
+  *(j->prev ? &j->prev->next : &d->jobs) = j->next;
+  if (j->next)
+    j->next->prev = j->prev;
   d->n--;
   lf_http_call_t *call = j->call;
   job_free(j);
@@ -431,20 +476,28 @@ static void on_done(void *arg, CURL *e, CURLcode code) {
   curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
   if (!finished(j, code))
     report(j->d, j, st);
+  else if (j->due_ms || !j->easy)
+    need_attention(j);
 }
 
 /* Starts retries that fell due and reports calls that could not start;
  * returns how long the caller may wait for the next retry. */
 static int due(lf_http_actions_t *d, int timeout_ms, const step_t *st) {
   int64_t now = lf_monotonic_ms();
-  for (job_t *j = d->jobs, *next; j; j = next) {
-    next = j->next;
+  job_t *j = d->attention, *next;
+  d->attention = NULL; /* those still waiting go back on it */
+  for (; j; j = next) {
+    next = j->anext;
+    j->attn = 0;
     if (j->due_ms && j->due_ms <= now && start(j))
       j->due_ms = 0;
-    if (!j->due_ms && !j->easy)
+    if (!j->due_ms && !j->easy) {
       report(d, j, st);
-    else if (j->due_ms && j->due_ms - now < timeout_ms)
-      timeout_ms = (int)(j->due_ms - now);
+    } else if (j->due_ms) {
+      if (j->due_ms - now < timeout_ms)
+        timeout_ms = (int)(j->due_ms - now);
+      need_attention(j);
+    }
   }
   return timeout_ms;
 }

@@ -29,7 +29,6 @@ static lf_err_t init(lf_worker_t *w, void **ctxp, char *errstr,
     return LF_ERR_NOMEM;
   }
   x->w = w;
-  x->runs_end = &x->runs;
   x->ttl_s = lf_conf_get_int(conf, "executor.result.ttl.s");
   x->lease_ms = lf_conf_get_int(conf, "executor.lease.ms");
   x->busy_poll_ms = lf_conf_get_int(conf, "executor.busy.poll.ms");
@@ -239,10 +238,7 @@ static lf_err_t pump(void *ctx, char *errstr, size_t errstr_size) {
  * that one's to finish). */
 static size_t busy(void *ctx) {
   const executor_t *x = ctx;
-  size_t n = 0;
-  for (const run_t *r = x->runs; r; r = r->next)
-    n += r->phase != RUN_ELSEWHERE;
-  return n;
+  return x->nruns - x->nelsewhere;
 }
 
 const lf_handler_t lf_executor_handler = {

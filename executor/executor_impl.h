@@ -29,9 +29,12 @@ enum run_phase {
  * A record of it delivered again meanwhile (a rebalance, a retried batch)
  * becomes one more waiter instead of a second run. */
 typedef struct run {
-  struct run *next;
-  lf_verdict_t *v; /* owned, decoded again from the record */
-  lf_run_t claim;  /* tenant and key point into v */
+  struct run *next, *prev; /* every run here, in claim order */
+  struct run *hnext;       /* the next of its hash bucket */
+  struct run *qnext;       /* RUN_QUEUED: the next to start */
+  struct run *rnext;       /* RUN_READY: the next to settle */
+  lf_verdict_t *v;         /* owned, decoded again from the record */
+  lf_run_t claim;          /* tenant and key point into v */
   enum run_phase phase;
   int64_t recheck_ms; /* RUN_ELSEWHERE: when to look again; RUN_WAITING:
                          when its outcome is due */
@@ -59,12 +62,21 @@ typedef struct executor {
   int64_t ttl_s, lease_ms, busy_poll_ms;
   int64_t backoff_ms, retry_at_ms; /* Redis or brokers failing: wait */
   size_t max_inflight;
-  run_t *runs, **runs_end; /* every run here, in claim order */
+  /* Every event costs the same however many runs are here: runs found by
+   * (tenant, key) in a hash table, started from a queue, settled from a
+   * list of the ready ones, and the rarer phases counted so that a loop
+   * that looks for them runs only when there are some. */
+  run_t *runs, *runs_tail; /* every run here, in claim order */
+  run_t **table;           /* by tenant and key, chained */
+  size_t nbuckets;
+  run_t *queue, *queue_tail; /* RUN_QUEUED, oldest first */
+  run_t *ready, *ready_tail; /* RUN_READY, in the order they became so */
   size_t nruns;
-  size_t nready;          /* runs RUN_READY */
-  int64_t ready_since_ms; /* when the first of them became ready */
-  int64_t renew_ms;       /* when the leases of runs here are renewed next */
-  job_t *jobs;            /* the batch's */
+  size_t nready;               /* runs RUN_READY */
+  size_t nelsewhere, nwaiting; /* runs RUN_ELSEWHERE, RUN_WAITING */
+  int64_t ready_since_ms;      /* when the first of them became ready */
+  int64_t renew_ms; /* when the leases of runs here are renewed next */
+  job_t *jobs;      /* the batch's */
   lf_run_t *claims;
   size_t cap;
 } executor_t;

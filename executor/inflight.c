@@ -17,11 +17,63 @@
 #define SETTLE_BATCH 64
 #define SETTLE_WAIT_MS 5
 
+/* FNV-1a of tenant, a separator and key. */
+static size_t bucket(const executor_t *x, const char *tenant, const char *key) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = tenant; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  h = (h ^ 0xff) * 1099511628211ull; /* no tenant-key pair is another's */
+  for (const char *p = key; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return (size_t)h & (x->nbuckets - 1);
+}
+
 run_t *lf_exec_run_find(executor_t *x, const char *tenant, const char *key) {
-  for (run_t *r = x->runs; r; r = r->next)
+  if (!x->table)
+    return NULL;
+  for (run_t *r = x->table[bucket(x, tenant, key)]; r; r = r->hnext)
     if (!strcmp(r->claim.key, key) && !strcmp(r->claim.tenant, tenant))
       return r;
   return NULL;
+}
+
+/* Buckets for about twice the runs the cap lets in (chains take more). */
+static lf_err_t table_init(executor_t *x) {
+  size_t n = 64;
+  while (n < 2 * x->max_inflight && n < ((size_t)1 << 24))
+    n *= 2;
+  if (!(x->table = calloc(n, sizeof(*x->table))))
+    return LF_ERR_NOMEM;
+  x->nbuckets = n;
+  return LF_OK;
+}
+
+static void table_remove(executor_t *x, run_t *r) {
+  run_t **p = &x->table[bucket(x, r->claim.tenant, r->claim.key)];
+  while (*p && *p != r)
+    p = &(*p)->hnext;
+  if (*p)
+    *p = r->hnext;
+}
+
+/* A phase's bookkeeping: counted, queued or listed as ready. */
+static void set_phase(executor_t *x, run_t *r, enum run_phase phase) {
+  x->nelsewhere -= r->phase == RUN_ELSEWHERE;
+  x->nwaiting -= r->phase == RUN_WAITING;
+  r->phase = phase;
+  x->nelsewhere += phase == RUN_ELSEWHERE;
+  x->nwaiting += phase == RUN_WAITING;
+  if (phase == RUN_QUEUED) {
+    r->qnext = NULL;
+    *(x->queue ? &x->queue_tail->qnext : &x->queue) = r;
+    x->queue_tail = r;
+  } else if (phase == RUN_READY) {
+    if (!x->nready++)
+      x->ready_since_ms = lf_monotonic_ms();
+    r->rnext = NULL;
+    *(x->ready ? &x->ready_tail->rnext : &x->ready) = r;
+    x->ready_tail = r;
+  }
 }
 
 static void run_free(run_t *r) {
@@ -35,9 +87,22 @@ static void run_free(run_t *r) {
   free(r);
 }
 
+/* Out of every list and freed (a RUN_READY run at the head of ready). */
+static void run_drop(executor_t *x, run_t *r) {
+  *(r->prev ? &r->prev->next : &x->runs) = r->next;
+  *(r->next ? &r->next->prev : &x->runs_tail) = r->prev;
+  table_remove(x, r);
+  x->nelsewhere -= r->phase == RUN_ELSEWHERE;
+  x->nwaiting -= r->phase == RUN_WAITING;
+  x->nruns--;
+  run_free(r);
+}
+
 run_t *lf_exec_run_new(executor_t *x, const lf_msg_t *msg,
                        const lf_run_t *claim) {
   char why[256];
+  if (!x->table && table_init(x))
+    return NULL;
   run_t *r = calloc(1, sizeof(*r));
   if (!r || !(r->v = (lf_verdict_t *)lf_proto_decode(
                   lf_proto_topic_descriptor(msg->topic), msg->value, msg->len,
@@ -49,11 +114,16 @@ run_t *lf_exec_run_new(executor_t *x, const lf_msg_t *msg,
   r->claim.obs = NULL;
   r->claim.tenant = r->v->action->tenant;
   r->claim.key = r->v->idempotency_key;
-  r->phase = claim->state == LF_RUN_BUSY ? RUN_ELSEWHERE : RUN_QUEUED;
   r->recheck_ms = lf_monotonic_ms() + x->busy_poll_ms;
-  *x->runs_end = r;
-  x->runs_end = &r->next;
+  r->prev = x->runs_tail;
+  *(x->runs_tail ? &x->runs_tail->next : &x->runs) = r;
+  x->runs_tail = r;
+  size_t b = bucket(x, r->claim.tenant, r->claim.key);
+  r->hnext = x->table[b];
+  x->table[b] = r;
   x->nruns++;
+  r->phase = RUN_CALLING; /* none yet: set_phase counts from here */
+  set_phase(x, r, claim->state == LF_RUN_BUSY ? RUN_ELSEWHERE : RUN_QUEUED);
   return r;
 }
 
@@ -163,9 +233,7 @@ lf_err_t lf_exec_observe(executor_t *x, const lf_verdict_t *v,
 }
 
 static void ready(executor_t *x, run_t *r) {
-  if (!x->nready++)
-    x->ready_since_ms = lf_monotonic_ms();
-  r->phase = RUN_READY;
+  set_phase(x, r, RUN_READY);
 }
 
 static void observed(executor_t *x, run_t *r, const json_t *result,
@@ -175,7 +243,7 @@ static void observed(executor_t *x, run_t *r, const json_t *result,
      * the same idempotency key. */
     lf_error(lf_worker_id(x->w), "action %s: out of memory for its result",
              r->v->action->action_id);
-    r->phase = RUN_ELSEWHERE;
+    set_phase(x, r, RUN_ELSEWHERE);
     r->recheck_ms = lf_monotonic_ms() + x->lease_ms;
     return;
   }
@@ -197,7 +265,7 @@ static void run_builtin(executor_t *x, run_t *r) {
               sizeof(c->error)) == 0)
     c->error[0] = '\0';
   if (after_ms > 0 && !c->error[0]) {
-    r->phase = RUN_WAITING;
+    set_phase(x, r, RUN_WAITING);
     r->recheck_ms = lf_monotonic_ms() + after_ms;
     return;
   }
@@ -207,7 +275,7 @@ static void run_builtin(executor_t *x, run_t *r) {
 /* Built-ins whose outcome fell due. */
 static void wake_waiting(executor_t *x) {
   int64_t now = lf_monotonic_ms();
-  for (run_t *r = x->runs; r; r = r->next)
+  for (run_t *r = x->nwaiting ? x->runs : NULL; r; r = r->next)
     if (r->phase == RUN_WAITING && r->recheck_ms <= now)
       observed(x, r, r->call.result, r->call.error);
 }
@@ -224,18 +292,27 @@ static void start(executor_t *x, run_t *r) {
   r->call = (lf_http_call_t){b, r->args, r->claim.key, r, NULL, ""};
   if (lf_http_actions_submit(x->http, &r->call, why, sizeof(why)))
     return; /* no memory: stays queued */
-  r->phase = RUN_CALLING;
+  set_phase(x, r, RUN_CALLING);
 }
 
 static size_t calling(const executor_t *x) {
   return lf_http_actions_inflight(x->http);
 }
 
-/* Oldest first (the list is in claim order), up to the cap. */
+/* Oldest first, up to the cap. */
 void lf_exec_runs_start(executor_t *x) {
-  for (run_t *r = x->runs; r && calling(x) < x->max_inflight; r = r->next)
-    if (r->phase == RUN_QUEUED)
-      start(x, r);
+  while (x->queue && calling(x) < x->max_inflight) {
+    run_t *r = x->queue;
+    if (!(x->queue = r->qnext))
+      x->queue_tail = NULL;
+    start(x, r);
+    if (r->phase == RUN_QUEUED) { /* no memory to start it: again later */
+      if (!(r->qnext = x->queue))
+        x->queue_tail = r;
+      x->queue = r;
+      break;
+    }
+  }
   lf_worker_pause(x->w, x->nruns >= x->max_inflight);
   lf_worker_gauge(x->w, "actions_in_flight", (int64_t)x->nruns);
 }
@@ -250,14 +327,20 @@ static void on_call(void *ctx, lf_http_call_t *call) {
  * in *rs and *cs (free both); 0 runs is not an error. */
 typedef int (*pick_fn)(const run_t *r, int64_t now);
 
-static lf_err_t select_runs(executor_t *x, pick_fn pick, run_t ***rs,
-                            lf_run_t **cs, size_t *n, char *errstr,
+/* The next run of the list select_runs walks: every run, or the ready. */
+static run_t *next_of(const run_t *r, int ready_only) {
+  return ready_only ? r->rnext : r->next;
+}
+
+static lf_err_t select_runs(executor_t *x, pick_fn pick, int ready_only,
+                            run_t ***rs, lf_run_t **cs, size_t *n, char *errstr,
                             size_t errstr_size) {
   int64_t now = lf_monotonic_ms();
+  run_t *first = ready_only ? x->ready : x->runs;
   *n = 0;
   *rs = NULL;
   *cs = NULL;
-  for (run_t *r = x->runs; r; r = r->next)
+  for (run_t *r = first; r; r = next_of(r, ready_only))
     *n += pick(r, now) != 0;
   if (!*n)
     return LF_OK;
@@ -268,7 +351,7 @@ static lf_err_t select_runs(executor_t *x, pick_fn pick, run_t ***rs,
     return LF_ERR_NOMEM;
   }
   size_t i = 0;
-  for (run_t *r = x->runs; r; r = r->next)
+  for (run_t *r = first; r; r = next_of(r, ready_only))
     if (pick(r, now)) {
       (*rs)[i] = r;
       (*cs)[i++] = r->claim;
@@ -302,7 +385,8 @@ static lf_err_t renew(executor_t *x, char *errstr, size_t errstr_size) {
   if (lf_monotonic_ms() < x->renew_ms)
     return LF_OK;
   x->renew_ms = lf_monotonic_ms() + x->lease_ms / 3;
-  lf_err_t err = select_runs(x, held_here, &rs, &cs, &n, errstr, errstr_size);
+  lf_err_t err =
+      select_runs(x, held_here, 0, &rs, &cs, &n, errstr, errstr_size);
   if (!err && n)
     err = lf_run_renew(x->redis, cs, n, lf_worker_id(x->w), lf_now_ms(),
                        x->lease_ms, errstr, errstr_size);
@@ -331,7 +415,7 @@ static void rechecked(executor_t *x, run_t *r, lf_run_t *k) {
   } else if (k->state == LF_RUN_CLAIMED) {
     r->claim.fence = k->fence;
     r->claim.state = k->state;
-    r->phase = RUN_QUEUED;
+    set_phase(x, r, RUN_QUEUED);
     lf_worker_count(x->w, "runs_taken_over", 1);
     lf_warn(lf_worker_id(x->w),
             "action %s (key %s): its executor's lease expired; running it "
@@ -347,8 +431,10 @@ static lf_err_t recheck(executor_t *x, char *errstr, size_t errstr_size) {
   run_t **rs;
   lf_run_t *cs;
   size_t n;
+  if (!x->nelsewhere) /* the common case: nothing held elsewhere */
+    return LF_OK;
   lf_err_t err =
-      select_runs(x, due_elsewhere, &rs, &cs, &n, errstr, errstr_size);
+      select_runs(x, due_elsewhere, 0, &rs, &cs, &n, errstr, errstr_size);
   if (!err && n)
     err = lf_run_claim(x->redis, cs, n, lf_worker_id(x->w), lf_now_ms(),
                        x->lease_ms, errstr, errstr_size);
@@ -369,7 +455,7 @@ static lf_err_t store(executor_t *x, char *errstr, size_t errstr_size) {
   run_t **rs;
   lf_run_t *cs;
   size_t n;
-  lf_err_t err = select_runs(x, unstored, &rs, &cs, &n, errstr, errstr_size);
+  lf_err_t err = select_runs(x, unstored, 1, &rs, &cs, &n, errstr, errstr_size);
   for (size_t i = 0; !err && i < n; i++) {
     cs[i].obs = rs[i]->obs;
     cs[i].obs_len = rs[i]->obs_len;
@@ -475,40 +561,31 @@ static lf_err_t settle(executor_t *x, lf_out_t *out, char *errstr,
     return LF_OK;
   lf_err_t err = store(x, errstr, errstr_size);
   int any = 0;
-  for (run_t *r = x->runs; !err && r; r = r->next)
-    if (r->phase == RUN_READY) {
-      any = 1;
-      r->published = 1;
-      err = publish(x, r, out, errstr, errstr_size);
-    }
+  for (run_t *r = x->ready; !err && r; r = r->rnext) {
+    any = 1;
+    r->published = 1;
+    err = publish(x, r, out, errstr, errstr_size);
+  }
   if (!err && any)
     err = lf_out_wait(out, errstr, errstr_size);
   if (err == LF_ERR_NOMEM && !errstr[0])
     snprintf(errstr, errstr_size, "out of memory");
   if (err || !any) {
-    for (run_t *r = x->runs; r; r = r->next)
+    for (run_t *r = x->ready; r; r = r->rnext)
       r->published = 0; /* published again on the next try */
     return err;
   }
-  size_t done = 0;
-  for (run_t **p = &x->runs; *p;) {
-    run_t *r = *p;
-    if (r->phase != RUN_READY || !r->published) {
-      p = &r->next;
-      continue;
-    }
-    done++;
+  /* the published ones lead the list; what became ready meanwhile waits
+   * for the next settle */
+  while (x->ready && x->ready->published) {
+    run_t *r = x->ready;
+    if (!(x->ready = r->rnext))
+      x->ready_tail = NULL;
+    x->nready--;
     for (size_t i = 0; i < r->nwaiters; i++)
       lf_worker_complete(x->w, r->waiters[i].token);
-
-    *p = r->next;
-    x->nruns--;
-    run_free(r);
+    run_drop(x, r);
   }
-  x->nready -= done; /* what became ready meanwhile waits for the next */
-  x->runs_end = &x->runs;
-  while (*x->runs_end)
-    x->runs_end = &(*x->runs_end)->next;
   return LF_OK;
 }
 
@@ -522,7 +599,8 @@ static int wait_ms(const executor_t *x, int timeout_ms) {
     timeout_ms = (int)(due - now);
   if (x->nruns && x->renew_ms - now < timeout_ms)
     timeout_ms = (int)(x->renew_ms - now);
-  for (const run_t *r = x->runs; r; r = r->next)
+  const run_t *first = x->nelsewhere || x->nwaiting ? x->runs : NULL;
+  for (const run_t *r = first; r; r = r->next)
     if ((r->phase == RUN_ELSEWHERE || r->phase == RUN_WAITING) &&
         r->recheck_ms - now < timeout_ms)
       timeout_ms = r->recheck_ms > now ? (int)(r->recheck_ms - now) : 0;
@@ -566,4 +644,6 @@ void lf_exec_runs_free(executor_t *x) {
     x->runs = r->next;
     run_free(r);
   }
+  free(x->table);
+  x->table = NULL;
 }
