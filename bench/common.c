@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -76,6 +77,57 @@ static int acked(rd_kafka_t *p) {
   while (rd_kafka_outq_len(p) > 0 && lf_monotonic_ms() < until)
     rd_kafka_poll(p, 1);
   return rd_kafka_outq_len(p) > 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+void bench_hop(lf_conf_t *conf, lf_mock_t *mock, int n, double *p50,
+               double *p99) {
+  static char payload[200];
+  const char *topics[] = {"bench.hop"};
+  double *lat = calloc((size_t)n, sizeof(*lat));
+  lf_mock_topic_create(mock, "bench.hop", 1, errstr, sizeof(errstr));
+  rd_kafka_t *c = lf_kafka_consumer_new(conf, "bench-hop", "bench-hop", errstr,
+                                        sizeof(errstr));
+  if (!lat || !c ||
+      lf_kafka_assign_all(c, topics, 1, 0, 10000, errstr, sizeof(errstr)))
+    die("hop consumer");
+  rd_kafka_t *p = warm_producer(conf);
+  for (int i = -1; i < n; i++) { /* -1: the consumer's first fetch, untimed */
+    struct timespec t0, t1;
+    rd_kafka_message_t *m = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("bench.hop"),
+                          RD_KAFKA_V_VALUE(payload, sizeof(payload)),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_END))
+      die("hop produce");
+    for (int tries = 0; !m && tries < 100; tries++) {
+      rd_kafka_poll(p, 0);
+      if ((m = rd_kafka_consumer_poll(c, 100)) && m->err) {
+        rd_kafka_message_destroy(m);
+        m = NULL;
+      }
+    }
+    if (!m)
+      die("hop: the record did not arrive");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rd_kafka_message_destroy(m);
+    if (i >= 0)
+      lat[i] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  }
+  qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+  *p50 = lat[n / 2];
+  *p99 = lat[(n * 99) / 100];
+  acked(p);
+  rd_kafka_destroy(p);
+  rd_kafka_consumer_close(c);
+  rd_kafka_destroy(c);
+  free(lat);
 }
 
 /* Up to max records: waits for the first, takes what else is there. */

@@ -33,6 +33,11 @@ lf_stack_t *bench_stack_baselines(lf_conf_t *conf, unsigned workers, long n,
 lf_stack_t *bench_stack(lf_conf_t *conf, unsigned workers, long n,
                         double *relay_rate);
 
+/* One hop with the workers' settings: n records of 200 B produced one at a
+ * time, each consumed before the next: p50 and p99 in ms (fractions). */
+void bench_hop(lf_conf_t *conf, lf_mock_t *mock, int n, double *p50,
+               double *p99);
+
 /* CPU time so far, in microseconds, of this process's threads named comm
  * (a worker's thread is named after its kind: "guard"); 0 if none. */
 uint64_t bench_thread_cpu_us(const char *comm);

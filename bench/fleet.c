@@ -79,9 +79,15 @@ int main(int argc, char **argv) {
     lat[i] = lf_monotonic_ms() - t0;
   }
   qsort(lat, (size_t)nlone, sizeof(*lat), cmp_i64);
+  double hop50, hop99;
+  bench_hop(conf, lf_stack_mock(s), (int)(nlone > 20 ? nlone : 20), &hop50,
+            &hop99);
   printf("lone goal, 1 step (goal > proposed > approved > observation > "
          "result, 5 hops): p50 %lld ms, p99 %lld ms\n",
          (long long)lat[nlone / 2], (long long)lat[(nlone * 99) / 100]);
+  printf("one hop (produce, then consume, the workers' settings), same run: "
+         "p50 %.1f ms, p99 %.1f ms: the lone goal takes %.1f hops' time\n",
+         hop50, hop99, (double)lat[nlone / 2] / hop50);
   free(lat);
 
   int64_t t0 = lf_monotonic_ms();

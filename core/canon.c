@@ -34,18 +34,70 @@ static void put(buf_t *b, const char *s, size_t len) {
   b->s[b->n] = '\0';
 }
 
-static void put_real(buf_t *b, double d) {
-  char num[40];
-  if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
-    snprintf(num, sizeof(num), "%lld", (long long)d); /* also -0 -> 0 */
-  } else {
-    for (int prec = 15; prec <= 17; prec++) {
-      snprintf(num, sizeof(num), "%.*g", prec, d);
-      if (strtod(num, NULL) == d)
-        break;
+/* d as m / 10^k with m an integer of at most 15 digits and k as small as
+ * possible, k at most 15: the digits "%.15g" writes, when it writes them
+ * in fixed notation (d at least 1e-4). m / 10^k is exact arithmetic
+ * correctly rounded (m < 2^53, 10^k exact), so its equality with d is
+ * what strtod of the text would say, without printf's and strtod's
+ * multi-precision work. 0 when d is not such a number. */
+static size_t short_decimal(double d, char *buf) {
+  static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  double a = fabs(d);
+  if (!(a >= 1e-4 && a < 1e15))
+    return 0;
+  for (int k = 1; k <= 15; k++) {
+    double m = a * p10[k];
+    if (m >= 1e15)
+      return 0;
+    if (m != floor(m) || m / p10[k] != a)
+      continue;
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%lld", (long long)m);
+    size_t len = 0;
+    if (digits[n - 1] == '0') /* a smaller k was missed by rounding */
+      return 0;
+    if (d < 0)
+      buf[len++] = '-';
+    if (n <= k) { /* 0.000ddd */
+      buf[len++] = '0';
+      buf[len++] = '.';
+      for (int z = 0; z < k - n; z++)
+        buf[len++] = '0';
+      memcpy(buf + len, digits, (size_t)n);
+      len += (size_t)n;
+    } else {
+      memcpy(buf + len, digits, (size_t)(n - k));
+      len += (size_t)(n - k);
+      buf[len++] = '.';
+      memcpy(buf + len, digits + n - k, (size_t)k);
+      len += (size_t)k;
     }
+    buf[len] = '\0';
+    return len;
   }
-  put(b, num, strlen(num));
+  return 0;
+}
+
+size_t lf_json_real_text(double d, char *buf) {
+  size_t n;
+  if (d == floor(d) && fabs(d) <= 9007199254740992.0)
+    return (size_t)snprintf(buf, LF_REAL_TEXT_MAX, "%lld",
+                            (long long)d); /* also -0 -> 0 */
+  if ((n = short_decimal(d, buf)))
+    return n;
+  for (int prec = 15; prec <= 17; prec++) {
+    n = (size_t)snprintf(buf, LF_REAL_TEXT_MAX, "%.*g", prec, d);
+    if (strtod(buf, NULL) == d)
+      break;
+  }
+  return n;
+}
+
+static void put_real(buf_t *b, double d) {
+  char num[LF_REAL_TEXT_MAX];
+  size_t n = lf_json_real_text(d, num);
+  put(b, num, n);
 }
 
 static int cmp_keys(const void *a, const void *b) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canon.h"
 #include "lf_text.h"
 
 /* Per action: KEYS idempotency, rate, budget; ARGV action id, reservation
@@ -122,15 +123,16 @@ static void add_keys(args_t *g, const char *p, const lf_admit_t *a) {
 
 static void add_values(args_t *g, const lf_admit_t *a) {
   const lf_catalog_action_t *d = a->def;
+  char num[LF_REAL_TEXT_MAX]; /* shortest text that reads back exactly */
   add(g, "%s", a->action_id);
   add(g, "%lld", (long long)a->ttl_ms);
   add(g, "%lld", (long long)d->rate_count);
   add(g, "%lld", (long long)(d->rate_count ? d->rate_window_ms : 1));
-  add(g, "%.17g", d->budget_arg ? a->amount : 0.0);
+  lf_json_real_text(d->budget_arg ? a->amount : 0.0, num);
+  add(g, "%s", num);
   if (d->budget_arg)
-    add(g, "%.17g", d->budget_limit);
-  else
-    add(g, "%s", "");
+    lf_json_real_text(d->budget_limit, num);
+  add(g, "%s", d->budget_arg ? num : "");
   add(g, "%lld", (long long)(d->budget_arg ? d->budget_window_ms : 1));
   add(g, "%d", a->commit);
   add(g, "%d", a->enforce);

@@ -61,9 +61,14 @@ void lf_reasons_free(lf_reasons_t *r) {
 
 void lf_json_pointer(char *out, size_t size, const char *parent,
                      const char *name) {
-  size_t n = (size_t)snprintf(out, size, "%s/", parent);
-  if (n >= size)
+  /* built for every value validated: no printf on the way */
+  size_t n = strlen(parent);
+  if (n + 1 >= size) {
+    snprintf(out, size, "%s/", parent); /* cut, as ever */
     return;
+  }
+  memcpy(out, parent, n);
+  out[n++] = '/';
   for (const char *p = name; *p && n + 3 < size; p++) {
     if (*p == '~' || *p == '/') {
       out[n++] = '~';

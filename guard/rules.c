@@ -111,20 +111,11 @@ static lf_err_t check_approval(const lf_action_t *a, lf_guard_eval_t *e,
   return LF_OK;
 }
 
-lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
-                           lf_reasons_t *reasons, lf_guard_eval_t *e) {
-  memset(e, 0, sizeof(*e));
-  if (!(e->def = lf_catalog_find(cat, a->name)))
-    return lf_reasons_add(reasons, "unknown_action", "",
-                          "\"%s\" is not an action of catalog %s; choose one "
-                          "of the catalog's actions",
-                          a->name, lf_catalog_version(cat));
-  size_t before = reasons->n;
-  lf_err_t err =
-      lf_catalog_check_args(e->def, a->arguments_json, reasons, &e->args);
-  if (err || reasons->n > before)
-    return err;
-  e->well_formed = 1;
+/* The key, the amount, the policy and the approval rule of well-formed
+ * arguments (e->args). */
+static lf_err_t evaluate_parsed(const lf_action_t *a, lf_guard_eval_t *e,
+                                lf_reasons_t *reasons) {
+  lf_err_t err;
   /* canonicalised once: the idempotency key and the signature share it */
   if (!(e->canon = lf_json_canonical(e->args)))
     return LF_ERR_NOMEM;
@@ -149,6 +140,29 @@ lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
   if (!err)
     err = check_approval(a, e, &env, reasons);
   json_decref(context);
+  return err;
+}
+
+lf_err_t lf_guard_evaluate(const lf_catalog_t *cat, const lf_action_t *a,
+                           lf_reasons_t *reasons, lf_guard_eval_t *e) {
+  memset(e, 0, sizeof(*e));
+  if (!(e->def = lf_catalog_find(cat, a->name)))
+    return lf_reasons_add(reasons, "unknown_action", "",
+                          "\"%s\" is not an action of catalog %s; choose one "
+                          "of the catalog's actions",
+                          a->name, lf_catalog_version(cat));
+  size_t before = reasons->n;
+  lf_err_t err =
+      lf_catalog_check_args(e->def, a->arguments_json, reasons, &e->args);
+  if (err || reasons->n > before)
+    return err;
+  e->well_formed = 1;
+  err = evaluate_parsed(a, e, reasons);
+  /* freed now, not with the batch: the next action's parse then reuses
+   * the same memory (a batch's arguments freed at once was an eighth of
+   * a guard's time, most of it in malloc's slow paths) */
+  json_decref(e->args);
+  e->args = NULL;
   return err;
 }
 

@@ -14,7 +14,7 @@
 
 typedef struct lf_guard_eval {
   const lf_catalog_action_t *def; /* NULL: not in the catalog */
-  json_t *args;    /* the parsed arguments when well-formed (owned) */
+  json_t *args;    /* the parsed arguments, while evaluating only */
   char *canon;     /* their canonical text (owned): the key and the signature */
   int well_formed; /* known action, arguments valid */
   int denied;      /* a deny rule holds (reasons say which) */

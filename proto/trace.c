@@ -4,7 +4,9 @@
 
 #include <ctype.h>
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void hex(char *out, const unsigned char *b, size_t n) {
@@ -15,11 +17,28 @@ static void hex(char *out, const unsigned char *b, size_t n) {
   }
 }
 
+/* Trace ids need uniqueness, not secrecy: splitmix64 per thread, seeded
+ * once from RAND_bytes (RAND_bytes per id was a visible part of a guard's
+ * time per record). */
+static uint64_t next_random(void) {
+  static _Thread_local uint64_t state;
+  static _Thread_local int seeded;
+  if (!seeded) {
+    if (RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
+      state = (uint64_t)rand() << 32 ^ (uint64_t)rand() ^ (uint64_t)&state;
+    seeded = 1;
+  }
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 static void random_bytes(unsigned char *b, size_t n) {
-  /* Trace ids need uniqueness, not secrecy; fall back if RAND fails. */
-  if (RAND_bytes(b, (int)n) != 1)
-    for (size_t i = 0; i < n; i++)
-      b[i] = (unsigned char)(rand() & 0xff);
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t r = next_random();
+    memcpy(b + i, &r, n - i < 8 ? n - i : 8);
+  }
   b[0] |= 1; /* an all-zero id is invalid */
 }
 

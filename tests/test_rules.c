@@ -1,4 +1,7 @@
 /* Offline rules: the thin guard's catalog checks and the playbook. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +187,74 @@ END_TEST
  * sorted) for every value without reals, strings with every control
  * character, quotes, backslashes, NUL and UTF-8 included: signatures made
  * before the canonical writer was rewritten still verify. */
+/* The old writer of reals: the fewest of 15..17 digits that read back. */
+static void real_reference(double d, char *out, size_t size) {
+  if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+    snprintf(out, size, "%lld", (long long)d);
+    return;
+  }
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(out, size, "%.*g", prec, d);
+    if (strtod(out, NULL) == d)
+      return;
+  }
+}
+
+static void check_real(double d) {
+  char want[64], got[LF_REAL_TEXT_MAX];
+  real_reference(d, want, sizeof(want));
+  size_t n = lf_json_real_text(d, got);
+  ck_assert_msg(!strcmp(got, want) && n == strlen(want), "%.17g: %s, not %s", d,
+                got, want);
+}
+
+/* Reals are written without printf where they can be, and the text is
+ * the same as before, byte for byte (idempotency keys and signatures made
+ * earlier must still match). */
+START_TEST(reals_are_written_as_before) {
+  static const double some[] = {0.1,
+                                0.2,
+                                0.30000000000000004,
+                                123.25,
+                                -0.5,
+                                1e-4,
+                                1.5e-4,
+                                9.9999e-5,
+                                0.00012,
+                                5e-324,
+                                1e300,
+                                -1e-300,
+                                1e15,
+                                1e15 + 0.5,
+                                999999999999999.9,
+                                0.1 + 0.2,
+                                2.5e-5,
+                                1.0 / 3,
+                                12345678.9012345,
+                                100.01,
+                                3.14159,
+                                2.675,
+                                1.005,
+                                1e21,
+                                4.35,
+                                0.07};
+  for (size_t i = 0; i < sizeof(some) / sizeof(*some); i++) {
+    check_real(some[i]);
+    check_real(-some[i]);
+  }
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 200000; i++) { /* decimals, and any bits at all */
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    double m = (double)(x % 1000000000000000ull);
+    check_real(m / pow(10.0, (double)((x >> 50) % 22)));
+    double any;
+    memcpy(&any, &x, sizeof(any));
+    if (isfinite(any))
+      check_real(any);
+  }
+}
+END_TEST
+
 START_TEST(canonical_text_is_janssons) {
   char text[64];
   json_t *all = json_array();
@@ -225,6 +296,7 @@ int main(void) {
   tcase_add_test(tc, catalog_load_errors_say_where);
   tcase_add_test(tc, idempotency_key_ignores_key_order);
   tcase_add_test(tc, canonical_text_is_janssons);
+  tcase_add_test(tc, reals_are_written_as_before);
   tcase_add_test(tc, playbook_match_and_render);
   tcase_add_test(tc, playbook_errors_say_where);
   suite_add_tcase(s, tc);
