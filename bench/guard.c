@@ -96,9 +96,16 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
     lf_sleep_ms(1);
   uint64_t cpu0 = bench_thread_cpu_us("guard");
   int64_t t0 = lf_monotonic_ms(), deadline = t0 + 600000;
-  while (decided(w) < (uint64_t)n && lf_monotonic_ms() < deadline)
+  int64_t fifth = 0, four_fifths = 0; /* when the backlog was that far */
+  while (decided(w) < (uint64_t)n && lf_monotonic_ms() < deadline) {
     lf_sleep_ms(1);
-  double secs = (double)(lf_monotonic_ms() - t0) / 1000.0;
+    if (!fifth && decided(w) >= (uint64_t)n / 5)
+      fifth = lf_monotonic_ms();
+    if (!four_fifths && decided(w) >= (uint64_t)n * 4 / 5)
+      four_fifths = lf_monotonic_ms();
+  }
+  int64_t end = lf_monotonic_ms();
+  double secs = (double)(end - t0) / 1000.0;
   double cpu = (double)(bench_thread_cpu_us("guard") - cpu0);
   printf("guard: %llu decisions (%llu approved, %llu rejected) in %.2f s, "
          "%llu batches\n",
@@ -108,6 +115,11 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
          (unsigned long long)lf_worker_counter(w, "batches"));
   printf("guard thread: %.1f us of CPU per decision, %.0f%% of a core\n",
          cpu / (double)decided(w), cpu / (secs * 1e4));
+  if (fifth > t0 && end > four_fifths && four_fifths)
+    printf("the backlog drained at %.0f decisions/s over its first fifth, "
+           "%.0f/s over its last\n",
+           (double)n / 5 / ((double)(fifth - t0) / 1000.0),
+           (double)n / 5 / ((double)(end - four_fifths) / 1000.0));
   return (double)decided(w) / secs;
 }
 
