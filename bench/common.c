@@ -406,3 +406,16 @@ void bench_commit_end(const lf_conf_t *conf, const char *group,
   rd_kafka_topic_partition_list_destroy(l);
   rd_kafka_destroy(c);
 }
+
+uint64_t bench_process_cpu_us(int pid) {
+  char path[64];
+  unsigned long long ns = 0;
+  snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, pid);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (fscanf(f, "%llu", &ns) != 1)
+      ns = 0;
+    fclose(f);
+  }
+  return ns / 1000;
+}

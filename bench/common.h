@@ -42,6 +42,9 @@ void bench_hop(lf_conf_t *conf, lf_mock_t *mock, int n, double *p50,
  * (a worker's thread is named after its kind: "guard"); 0 if none. */
 uint64_t bench_thread_cpu_us(const char *comm);
 
+/* CPU time so far, in microseconds, of process pid's main thread. */
+uint64_t bench_process_cpu_us(int pid);
+
 /* Starts argv[0] with argv (killed if the bench dies); exits on failure. */
 int bench_spawn(const char *const *argv);
 /* Stops a child started by bench_spawn (SIGTERM, then waits). */

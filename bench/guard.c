@@ -12,6 +12,7 @@
 #include "common.h"
 #include "guard.h"
 #include "log.h"
+#include "redis_server.h"
 #include "util.h"
 
 #define CATALOG LF_BENCH_DIR "/transfer.json"
@@ -95,6 +96,8 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
   while (!lf_worker_counter(w, "records_consumed"))
     lf_sleep_ms(1);
   uint64_t cpu0 = bench_thread_cpu_us("guard");
+  int redis_pid = lf_redis_server_pid(lf_stack_redis_server(s));
+  uint64_t rcpu0 = bench_process_cpu_us(redis_pid);
   int64_t t0 = lf_monotonic_ms(), deadline = t0 + 600000;
   int64_t fifth = 0, four_fifths = 0; /* when the backlog was that far */
   while (decided(w) < (uint64_t)n && lf_monotonic_ms() < deadline) {
@@ -107,14 +110,17 @@ static double guard_rate(lf_stack_t *s, const lf_conf_t *conf, long n) {
   int64_t end = lf_monotonic_ms();
   double secs = (double)(end - t0) / 1000.0;
   double cpu = (double)(bench_thread_cpu_us("guard") - cpu0);
+  double rcpu = (double)(bench_process_cpu_us(redis_pid) - rcpu0);
   printf("guard: %llu decisions (%llu approved, %llu rejected) in %.2f s, "
          "%llu batches\n",
          (unsigned long long)decided(w),
          (unsigned long long)lf_worker_counter(w, "approved"),
          (unsigned long long)lf_worker_counter(w, "rejected"), secs,
          (unsigned long long)lf_worker_counter(w, "batches"));
-  printf("guard thread: %.1f us of CPU per decision, %.0f%% of a core\n",
-         cpu / (double)decided(w), cpu / (secs * 1e4));
+  printf("guard thread: %.1f us of CPU per decision, %.0f%% of a core; "
+         "redis-server: %.1f us per decision\n",
+         cpu / (double)decided(w), cpu / (secs * 1e4),
+         rcpu / (double)decided(w));
   if (fifth > t0 && end > four_fifths && four_fifths)
     printf("the backlog drained at %.0f decisions/s over its first fifth, "
            "%.0f/s over its last\n",

@@ -659,6 +659,17 @@ START_TEST(admission_counts_within_and_across_batches) {
   ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
   ck_assert_int_eq(res[1].status, LF_ADMIT_RATE_LIMITED);
   ck_assert_int_eq(res[1].used, 3);
+  /* tenants in one call count on counters of their own, each passed once */
+  lf_admit_t mixed[3] = {{"t1", "m1:0", "k-m1", &d, 60, 60000, 1, 1, now},
+                         {"t2", "m2:0", "k-m2", &d, 60, 60000, 1, 1, now},
+                         {"t1", "m3:0", "k-m3", &d, 60, 60000, 1, 1, now}};
+  ck_assert_msg(!lf_limits_append(r, mixed, 3, errstr, sizeof(errstr)) &&
+                    !lf_limits_reply(r, res, 3, errstr, sizeof(errstr)),
+                "%s", errstr);
+  ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
+  ck_assert_int_eq(res[1].status, LF_ADMIT_OK);
+  ck_assert_int_eq(res[2].status, LF_ADMIT_BUDGET_EXCEEDED);
+  ck_assert(res[2].spent > 59.9 && res[2].spent < 60.1);
   redisFree(c);
   lf_redis_destroy(r);
   lf_test_env_stop(&env);
