@@ -594,6 +594,15 @@ START_TEST(catalog_change_asks_again) {
 }
 END_TEST
 
+/* One call of the admission script, its n results in res. */
+static void admit_call(lf_redis_t *r, const lf_admit_t *a, size_t n,
+                       lf_admit_result_t *res) {
+  char errstr[512];
+  ck_assert_msg(!lf_limits_append(r, a, n, errstr, sizeof(errstr)) &&
+                    !lf_limits_reply(r, res, n, errstr, sizeof(errstr)),
+                "%s", errstr);
+}
+
 /* The admission script on its own against the real redis-server: a
  * batch's actions see one another's rate and budget use, the counters
  * are written once per batch with their window's TTL, the next batch
@@ -621,9 +630,7 @@ START_TEST(admission_counts_within_and_across_batches) {
   lf_admit_result_t res[5];
   /* 40 + 50.5 fit the budget of 100; 20 more does not; k-a again is a
    * duplicate of a:0; the rate (3) is not reached: 2 admitted so far */
-  ck_assert_msg(!lf_limits_append(r, a, 4, errstr, sizeof(errstr)) &&
-                    !lf_limits_reply(r, res, 4, errstr, sizeof(errstr)),
-                "%s", errstr);
+  admit_call(r, a, 4, res);
   ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
   ck_assert_int_eq(res[1].status, LF_ADMIT_OK);
   ck_assert_int_eq(res[2].status, LF_ADMIT_BUDGET_EXCEEDED);
@@ -653,9 +660,7 @@ START_TEST(admission_counts_within_and_across_batches) {
    * within the rate (3rd), the one after is over it */
   a[3] = (lf_admit_t){"acme", "f:0", "k-f", &d, 1, 60000, 1, 1, now};
   lf_admit_t next[2] = {a[3], a[4]};
-  ck_assert_msg(!lf_limits_append(r, next, 2, errstr, sizeof(errstr)) &&
-                    !lf_limits_reply(r, res, 2, errstr, sizeof(errstr)),
-                "%s", errstr);
+  admit_call(r, next, 2, res);
   ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
   ck_assert_int_eq(res[1].status, LF_ADMIT_RATE_LIMITED);
   ck_assert_int_eq(res[1].used, 3);
@@ -663,9 +668,7 @@ START_TEST(admission_counts_within_and_across_batches) {
   lf_admit_t mixed[3] = {{"t1", "m1:0", "k-m1", &d, 60, 60000, 1, 1, now},
                          {"t2", "m2:0", "k-m2", &d, 60, 60000, 1, 1, now},
                          {"t1", "m3:0", "k-m3", &d, 60, 60000, 1, 1, now}};
-  ck_assert_msg(!lf_limits_append(r, mixed, 3, errstr, sizeof(errstr)) &&
-                    !lf_limits_reply(r, res, 3, errstr, sizeof(errstr)),
-                "%s", errstr);
+  admit_call(r, mixed, 3, res);
   ck_assert_int_eq(res[0].status, LF_ADMIT_OK);
   ck_assert_int_eq(res[1].status, LF_ADMIT_OK);
   ck_assert_int_eq(res[2].status, LF_ADMIT_BUDGET_EXCEEDED);
